@@ -1,0 +1,67 @@
+# The two commands of the README: `make synth` and `make test`. Both set up
+# what they need first (idempotent: a stamp per lock file) and say what they do.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+PY := $(VENV)/bin/python
+STAMPS := .make
+
+.PHONY: synth test setup lint typecheck pytest bench cost snapshot-update lock clean
+
+synth: $(STAMPS)/python $(STAMPS)/node
+	@echo "==> synthesizing $${Project:-project-sample} $${Env:-dev} into $${CDKTF_OUTDIR:-cdktf.out}/ (no AWS credentials needed)"
+	@$(PY) main.py
+	@echo "==> done: $$(ls $${CDKTF_OUTDIR:-cdktf.out}/stacks | tr '\n' ' ')"
+
+test: setup lint typecheck pytest
+
+setup: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/checkov
+
+lint: $(STAMPS)/python
+	@echo "==> ruff (lint and format check)"
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMPS)/python
+	@echo "==> mypy"
+	@$(VENV)/bin/mypy
+
+pytest: setup
+	@echo "==> pytest (synth of every sample config, Terraform's parser, checkov, snapshots)"
+	@$(PY) -m pytest
+
+bench: $(STAMPS)/python
+	@echo "==> benchmark: synth speed and memory (takes a few minutes)"
+	@$(PY) scripts/bench.py
+
+cost: $(STAMPS)/python
+	@$(PY) -m algoinfra.cost
+
+snapshot-update: setup
+	@echo "==> rewriting snapshots: review the diff, every changed logical id is real infrastructure"
+	@$(PY) -m pytest tests/test_snapshots.py --snapshot-update
+
+lock: $(STAMPS)/python $(STAMPS)/checkov
+	@(echo "# Every Python package of .venv, pinned (regenerate with: make lock)."; $(VENV)/bin/pip freeze) > requirements.lock
+	@(echo "# Every package of .venv-checkov, pinned (regenerate with: make lock)."; $(CHECKOV_VENV)/bin/pip freeze) > requirements-checkov.lock
+
+$(STAMPS)/python: requirements.lock
+	@echo "==> Python packages into $(VENV) (pinned in requirements.lock)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/checkov: requirements-checkov.lock
+	@echo "==> checkov into $(CHECKOV_VENV) (its own pins clash with pytest's)"
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.lock
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/node: package-lock.json
+	@echo "==> cdktf CLI from npm (pinned in package-lock.json)"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(STAMPS) && touch $@
+
+clean:
+	rm -rf $(STAMPS) $(VENV) $(CHECKOV_VENV) node_modules cdktf.out .pytest_cache .mypy_cache .ruff_cache

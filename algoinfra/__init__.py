@@ -1,0 +1,1 @@
+"""algorithm-server-infra: config, naming, constructs and tooling for the CDKTF app."""

@@ -1,0 +1,1 @@
+"""Constructs, one per concern; stacks only wire them together."""

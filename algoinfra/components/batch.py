@@ -1,0 +1,90 @@
+"""AWS Batch compute: the ECS instance role and the managed compute environments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.batch_compute_environment import (
+    BatchComputeEnvironment,
+    BatchComputeEnvironmentComputeResources,
+    BatchComputeEnvironmentComputeResourcesEc2Configuration,
+)
+from cdktf_cdktf_provider_aws.iam_instance_profile import IamInstanceProfile
+from constructs import Construct
+
+from algoinfra import config as cfg
+from algoinfra.components.iam import ServiceRole
+from algoinfra.naming import Names
+
+# The AWS managed policy for ECS container instances (register with ECS, pull from ECR, logs).
+ECS_INSTANCE_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+
+ALLOCATION_STRATEGY = {"SPOT": "SPOT_PRICE_CAPACITY_OPTIMIZED", "EC2": "BEST_FIT_PROGRESSIVE"}
+
+
+class BatchCompute(Construct):
+    """Managed compute environments, in job-queue order (spot first, on-demand behind it).
+
+    Args:
+        names: the project's names.
+        compute: the compute config.
+        subnet_ids: the workload subnets.
+        security_group_ids: the instances' security groups.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: Names,
+        compute: cfg.Compute,
+        subnet_ids: Sequence[str],
+        security_group_ids: Sequence[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.instance_role = ServiceRole(
+            self,
+            "instance_role",
+            name=names.role("batch-instance"),
+            service="ec2.amazonaws.com",
+            managed_policy_arns={"ecs_instance": ECS_INSTANCE_POLICY_ARN},
+        )
+        self.instance_profile = IamInstanceProfile(
+            self, "instance_profile", name=names.role("batch-instance"), role=self.instance_role.role.name
+        )
+        self.environments: dict[str, BatchComputeEnvironment] = {}
+        for kind in compute.kinds:
+            self.environments[kind] = BatchComputeEnvironment(
+                self,
+                kind.lower(),
+                # A prefix, created before destroyed: a queue's environment cannot be deleted first.
+                name_prefix=names.compute_environment_prefix(kind),
+                type="MANAGED",
+                compute_resources=BatchComputeEnvironmentComputeResources(
+                    type=kind,
+                    allocation_strategy=ALLOCATION_STRATEGY[kind],
+                    min_vcpus=0,  # idle costs nothing
+                    max_vcpus=compute.max_vcpus,
+                    instance_type=list(compute.instance_types),
+                    subnets=list(subnet_ids),
+                    security_group_ids=list(security_group_ids),
+                    instance_role=self.instance_profile.arn,
+                    ec2_configuration=[
+                        BatchComputeEnvironmentComputeResourcesEc2Configuration(image_type=compute.image_type)
+                    ],
+                    tags={"Name": f"{names.base}-batch-{kind.lower()}"},
+                ),
+                lifecycle=TerraformResourceLifecycle(
+                    create_before_destroy=True,
+                    # Batch moves desired_vcpus by itself.
+                    ignore_changes=["compute_resources[0].desired_vcpus"],
+                ),
+                # Instances without their role's policies cannot join the cluster.
+                depends_on=list(self.instance_role.attachments),
+            )
+
+    @property
+    def ordered(self) -> list[BatchComputeEnvironment]:
+        return list(self.environments.values())

@@ -1,0 +1,1 @@
+"""The stacks: each one builds constructs from ``algoinfra.components`` and wires them."""

@@ -1,0 +1,40 @@
+"""algorithm-compute-resource: AWS Batch compute environments (runbook 2.5)."""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput
+from constructs import Construct
+
+from algoinfra.components.batch import BatchCompute
+from algoinfra.components.network import EgressOnlySecurityGroup
+from algoinfra.config import ProjectConfig
+from stacks.algorithm_server_infra import AlgorithmServerInfraStack
+from stacks.base import BaseStack
+
+STACK_ID = "algorithm-compute-resource"
+
+
+class AlgorithmComputeResourceStack(BaseStack):
+    def __init__(self, scope: Construct, *, config: ProjectConfig, infra: AlgorithmServerInfraStack) -> None:
+        super().__init__(scope, STACK_ID, config=config)
+        names = config.names
+        self.security_group = EgressOnlySecurityGroup(
+            self,
+            "batch_security_group",
+            name=f"{names.base}-batch",
+            description="Batch instances: egress to endpoints and the platform only",
+            vpc_id=infra.network.vpc.id,
+            vpc_cidr=config.network.vpc_cidr,
+            s3_prefix_list_id=infra.endpoints.s3.prefix_list_id,
+            platform=config.platform,
+        )
+        self.compute = BatchCompute(
+            self,
+            "batch",
+            names=names,
+            compute=config.compute,
+            subnet_ids=infra.network.workload_subnet_ids,
+            security_group_ids=[self.security_group.id],
+        )
+        for kind, environment in self.compute.environments.items():
+            TerraformOutput(self, f"compute_environment_{kind.lower()}_arn", value=environment.arn)

@@ -1,0 +1,101 @@
+"""algorithm-store: the project's buckets and image repository (runbook 1.3 and 2.5).
+
+The runbook's destroy procedure never removes the store; neither does ours.
+"""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleExpiration,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification
+from constructs import Construct
+
+from algoinfra.components.bucket import PrivateBucket
+from algoinfra.components.kms import ManagedKey
+from algoinfra.components.registry import ImageRepository
+from algoinfra.config import ProjectConfig
+from stacks.base import BaseStack
+
+STACK_ID = "algorithm-store"
+
+
+def _rule(rule_id: str, **actions: object) -> S3BucketLifecycleConfigurationRule:
+    return S3BucketLifecycleConfigurationRule(
+        id=rule_id, status="Enabled", filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")], **actions
+    )
+
+
+class AlgorithmStoreStack(BaseStack):
+    """Public attributes: ``data_bucket``, ``trigger_bucket``, ``repository``, ``kms_key`` (or ``None``)."""
+
+    def __init__(self, scope: Construct, *, config: ProjectConfig) -> None:
+        super().__init__(scope, STACK_ID, config=config)
+        names, store = config.names, config.store
+        self.kms_key = (
+            ManagedKey(
+                self, "kms_key", alias=f"{names.base}-store", account_id=config.account_id,
+                description=f"Buckets and images of {names.base}",
+            )
+            if store.kms_key
+            else None
+        )  # fmt: skip
+        kms_arn = self.kms_key.arn if self.kms_key else None
+        abort_multipart = S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+            days_after_initiation=store.abort_incomplete_multipart_upload_days
+        )
+        self.data_bucket = PrivateBucket(
+            self,
+            "data_bucket",
+            bucket=names.data_bucket,
+            versioned=True,
+            kms_key_arn=kms_arn,
+            prevent_destroy=store.prevent_destroy,
+            cors_allowed_origins=store.cors_allowed_origins,
+            lifecycle_rules=[
+                _rule("abort-incomplete-multipart-uploads", abort_incomplete_multipart_upload=[abort_multipart]),
+                _rule(
+                    "expire-noncurrent-versions",
+                    noncurrent_version_expiration=[
+                        S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                            noncurrent_days=store.noncurrent_version_expiration_days
+                        )
+                    ],
+                ),
+            ],
+        )
+        # Uploads here start batch jobs; the objects are inputs, kept only a while.
+        self.trigger_bucket = PrivateBucket(
+            self,
+            "trigger_bucket",
+            bucket=names.trigger_bucket,
+            versioned=False,
+            kms_key_arn=kms_arn,
+            prevent_destroy=store.prevent_destroy,
+            cors_allowed_origins=store.cors_allowed_origins,
+            lifecycle_rules=[
+                _rule("abort-incomplete-multipart-uploads", abort_incomplete_multipart_upload=[abort_multipart]),
+                _rule(
+                    "expire-trigger-objects",
+                    expiration=[
+                        S3BucketLifecycleConfigurationRuleExpiration(days=store.trigger_object_expiration_days)
+                    ],
+                ),
+            ],
+        )
+        # algorithm-service's EventBridge rule consumes these events.
+        S3BucketNotification(self, "trigger_events", bucket=self.trigger_bucket.bucket.id, eventbridge=True)
+        self.repository = ImageRepository(
+            self, "repository", name=names.ecr_repository, ecr=store.ecr, kms_key_arn=kms_arn
+        )
+        TerraformOutput(self, "data_bucket_name", value=self.data_bucket.name)
+        TerraformOutput(self, "data_bucket_arn", value=self.data_bucket.arn)
+        TerraformOutput(self, "trigger_bucket_name", value=self.trigger_bucket.name)
+        TerraformOutput(self, "trigger_bucket_arn", value=self.trigger_bucket.arn)
+        TerraformOutput(self, "repository_url", value=self.repository.url)
+        TerraformOutput(self, "repository_arn", value=self.repository.arn)

@@ -1,0 +1,34 @@
+"""All stacks of one project config, in deploy order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cdktf import App
+
+from algoinfra.config import ProjectConfig
+from stacks.account_baseline import AccountBaselineStack
+from stacks.algorithm_compute_resource import AlgorithmComputeResourceStack
+from stacks.algorithm_dns import AlgorithmDnsStack
+from stacks.algorithm_server_infra import AlgorithmServerInfraStack
+from stacks.algorithm_service import AlgorithmServiceStack
+from stacks.algorithm_store import AlgorithmStoreStack
+from stacks.terraform_state import TerraformStateStack
+
+
+def build_app(config: ProjectConfig, outdir: Path) -> App:
+    """Every stack of ``config`` in one app; cross-stack values are typed references."""
+    app = App(outdir=str(outdir))
+    TerraformStateStack(app, config=config)
+    if config.account_baseline.enabled:
+        AccountBaselineStack(app, config=config)
+    store = AlgorithmStoreStack(app, config=config)
+    infra = AlgorithmServerInfraStack(app, config=config)
+    compute = AlgorithmComputeResourceStack(app, config=config, infra=infra)
+    AlgorithmServiceStack(app, config=config, store=store, compute=compute)
+    AlgorithmDnsStack(app, config=config, infra=infra)
+    return app
+
+
+def synth_config(config: ProjectConfig, outdir: Path) -> None:
+    build_app(config, outdir).synth()

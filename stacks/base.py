@@ -1,0 +1,75 @@
+"""The base stack: every stack gets its AWS provider and its backend from here."""
+
+from __future__ import annotations
+
+from cdktf import LocalBackend, S3Backend, TerraformStack
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from constructs import Construct
+
+from algoinfra.config import ProjectConfig
+from algoinfra.naming import account_state_key, state_key
+
+MANAGED_BY = "cdktf:algorithm-server-infra"
+
+# The bootstrap stack keeps its state next to the repo, not in the out dir
+# (which every synth replaces): cdktf.out/stacks/terraform-state/../../../
+BOOTSTRAP_STATE_PATH = "../../../terraform.terraform-state.tfstate"
+
+
+class BaseStack(TerraformStack):
+    """A stack with the project's AWS provider and the S3 backend.
+
+    Args:
+        scope: the app.
+        stack_id: the stack id users type (``algorithm-store``...).
+        config: the project config.
+        account_wide: one state per account and region instead of per project.
+        local_state: keep state locally (only the bootstrap of the backend itself).
+        region: the provider's region when it is not the config's (the state bucket).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        stack_id: str,
+        *,
+        config: ProjectConfig,
+        account_wide: bool = False,
+        local_state: bool = False,
+        region: str | None = None,
+    ) -> None:
+        super().__init__(scope, stack_id)
+        self.config = config
+        tags = {"Project": config.project, "Env": config.env, "ManagedBy": MANAGED_BY, **config.tags}
+        if account_wide:
+            tags = {"ManagedBy": MANAGED_BY, **config.tags}
+        self.provider = AwsProvider(
+            self,
+            "aws",
+            region=region or config.region,
+            # A wrong AWS_PROFILE fails at plan time instead of touching another account.
+            allowed_account_ids=[config.account_id],
+            default_tags=[AwsProviderDefaultTags(tags=tags)],
+        )
+        # cdktf writes the ambiguous "aws"; Terraform and OpenTofu agree on this one.
+        self.add_override("terraform.required_providers.aws.source", "hashicorp/aws")
+        if local_state:
+            LocalBackend(self, path=BOOTSTRAP_STATE_PATH)
+            return
+        backend = config.backend
+        key = (
+            account_state_key(account_id=config.account_id, region=config.region, stack=stack_id)
+            if account_wide
+            else state_key(project=config.project, env=config.env, region=config.region, stack=stack_id)
+        )
+        S3Backend(
+            self,
+            bucket=backend.bucket,
+            key=key,
+            region=backend.region,
+            dynamodb_table=backend.dynamodb_table,
+            encrypt=backend.encrypt,
+        )
+        # cdktf 0.21's S3Backend has no use_lockfile (Terraform >= 1.10 S3 native locking).
+        if backend.use_lockfile:
+            self.add_override("terraform.backend.s3.use_lockfile", True)

@@ -1,0 +1,67 @@
+"""terraform-state: the S3 bucket and DynamoDB table that hold every other stack's state.
+
+It bootstraps the remote backend, so its own state is local.
+"""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput, TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.dynamodb_table import (
+    DynamodbTable,
+    DynamodbTableAttribute,
+    DynamodbTablePointInTimeRecovery,
+    DynamodbTableServerSideEncryption,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+)
+from constructs import Construct
+
+from algoinfra.components.bucket import PrivateBucket
+from algoinfra.config import ProjectConfig
+from stacks.base import BaseStack
+
+STACK_ID = "terraform-state"
+# Old state versions are how a broken state is recovered: keep them a while.
+STATE_NONCURRENT_VERSION_DAYS = 365
+
+
+class TerraformStateStack(BaseStack):
+    def __init__(self, scope: Construct, *, config: ProjectConfig) -> None:
+        super().__init__(scope, STACK_ID, config=config, local_state=True, region=config.backend.region)
+        backend = config.backend
+        self.state_bucket = PrivateBucket(
+            self,
+            "state_bucket",
+            bucket=backend.bucket,
+            versioned=True,
+            prevent_destroy=True,
+            lifecycle_rules=[
+                S3BucketLifecycleConfigurationRule(
+                    id="expire-old-state-versions",
+                    status="Enabled",
+                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                    noncurrent_version_expiration=[
+                        S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                            noncurrent_days=STATE_NONCURRENT_VERSION_DAYS
+                        )
+                    ],
+                )
+            ],
+        )
+        self.lock_table = DynamodbTable(
+            self,
+            "lock_table",
+            name=backend.dynamodb_table,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="LockID",
+            attribute=[DynamodbTableAttribute(name="LockID", type="S")],
+            point_in_time_recovery=DynamodbTablePointInTimeRecovery(enabled=True),
+            server_side_encryption=DynamodbTableServerSideEncryption(enabled=True),
+            deletion_protection_enabled=True,
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
+        )
+        TerraformOutput(self, "state_bucket_name", value=self.state_bucket.name)
+        TerraformOutput(self, "lock_table_name", value=self.lock_table.name)

@@ -1,0 +1,42 @@
+"""Session fixtures: the provider bindings are imported once, every sample config synthesized once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from algoinfra import aws_bindings
+from algoinfra import config as cfg
+from tests.helpers import BACKEND, CONFIG_DIR, read_stacks
+
+# Before any test module imports a stack (stacks import provider submodules).
+aws_bindings.load()
+
+from algoinfra.synth import synthesize  # noqa: E402
+from stacks.app import synth_config  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def sample_configs() -> dict[str, cfg.ProjectConfig]:
+    return {c.key: c for c in cfg.load_all(CONFIG_DIR, backend_path=BACKEND)}
+
+
+@pytest.fixture(scope="session")
+def synth_root(tmp_path_factory: pytest.TempPathFactory, sample_configs: dict[str, cfg.ProjectConfig]) -> Path:
+    """Every sample config synthesized once, each into ``<root>/<project>-<env>/``."""
+    root = tmp_path_factory.mktemp("synth") / "cdktf.out"
+    synthesize(list(sample_configs.values()), root, build=synth_config, per_config_dirs=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def stacks(synth_root: Path, sample_configs: dict[str, cfg.ProjectConfig]) -> dict[str, dict[str, dict[str, Any]]]:
+    """config key -> stack id -> synthesized JSON."""
+    return {key: read_stacks(synth_root / key) for key in sample_configs}
+
+
+def synth_one(config: cfg.ProjectConfig, outdir: Path) -> dict[str, dict[str, Any]]:
+    synthesize([config], outdir, build=synth_config, per_config_dirs=False)
+    return read_stacks(outdir)

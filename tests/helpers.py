@@ -1,0 +1,87 @@
+"""Shared test helpers: sample configs, variants of them, and reading synthesized stacks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from algoinfra import config as cfg
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "configs"
+BACKEND = ROOT / "backend.tf.json"
+SAMPLE_KEYS = tuple(p.name.removesuffix(cfg.CONFIG_SUFFIX) for p in cfg.list_configs(CONFIG_DIR))
+
+
+def sample_path(key: str) -> Path:
+    return CONFIG_DIR / f"{key}{cfg.CONFIG_SUFFIX}"
+
+
+def sample_data(key: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(sample_path(key).read_text())
+    return data
+
+
+def variant_dir(
+    tmp: Path, key: str = "project-sample-dev", mutate: Callable[[dict[str, Any]], Any] | None = None
+) -> Path:
+    """A config dir holding the platform file and one sample config, optionally changed."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    shutil.copy(CONFIG_DIR / cfg.PLATFORM_FILE, tmp / cfg.PLATFORM_FILE)
+    data = sample_data(key)
+    if mutate is not None:
+        mutate(data)
+    (tmp / f"{key}{cfg.CONFIG_SUFFIX}").write_text(yaml.safe_dump(data, sort_keys=False))
+    return tmp
+
+
+def load_variant(tmp: Path, key: str = "project-sample-dev", mutate: Callable[[dict[str, Any]], Any] | None = None):
+    d = variant_dir(tmp, key, mutate)
+    return cfg.load_file(d / f"{key}{cfg.CONFIG_SUFFIX}", backend_path=BACKEND)
+
+
+def load_sample(key: str) -> cfg.ProjectConfig:
+    return cfg.load_file(sample_path(key), backend_path=BACKEND)
+
+
+def read_stacks(outdir: Path) -> dict[str, dict[str, Any]]:
+    """Stack id -> parsed cdk.tf.json of one synthesized config."""
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted((outdir / "stacks").glob("*/cdk.tf.json"))}
+
+
+def resources(stack: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return dict(stack.get("resource", {}).get(rtype, {}))
+
+
+def data_sources(stack: dict[str, Any], dtype: str) -> dict[str, dict[str, Any]]:
+    return dict(stack.get("data", {}).get(dtype, {}))
+
+
+def one(stack: dict[str, Any], rtype: str) -> dict[str, Any]:
+    found = resources(stack, rtype)
+    assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
+    return next(iter(found.values()))
+
+
+def ref_name(expr: str) -> str:
+    """``${aws_x.name.attr}`` or ``${data.aws_x.name.attr}`` -> ``name``."""
+    assert expr.startswith("${") and expr.endswith("}"), expr
+    parts = expr[2:-1].split(".")
+    return parts[2] if parts[0] == "data" else parts[1]
+
+
+def walk_strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield k
+            yield from walk_strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from walk_strings(v)

@@ -1,0 +1,109 @@
+"""Every stack: the pinned provider, the tags, the backend and its state key; the terraform-state bootstrap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from algoinfra import config as cfg
+from algoinfra.naming import STATE_KEY_PREFIX
+from tests.helpers import one, resources
+
+STACK_IDS = {
+    "terraform-state",
+    "account-baseline",
+    "algorithm-store",
+    "algorithm-server-infra",
+    "algorithm-compute-resource",
+    "algorithm-service",
+    "algorithm-dns",
+}
+
+
+def default_provider(stack: dict[str, Any]) -> dict[str, Any]:
+    providers = [p for p in stack["provider"]["aws"] if "alias" not in p]
+    assert len(providers) == 1
+    return providers[0]
+
+
+def test_every_config_has_every_stack(stacks, sample_configs) -> None:
+    for key, by_id in stacks.items():
+        expected = STACK_IDS if sample_configs[key].account_baseline.enabled else STACK_IDS - {"account-baseline"}
+        assert set(by_id) == expected, key
+
+
+def test_provider_is_pinned_to_the_project_account_with_tags(stacks, sample_configs) -> None:
+    for key, by_id in stacks.items():
+        c = sample_configs[key]
+        for stack_id, stack in by_id.items():
+            p = default_provider(stack)
+            assert p["allowed_account_ids"] == [c.account_id], (key, stack_id)
+            assert p["region"] == (c.backend.region if stack_id == "terraform-state" else c.region)
+            tags = p["default_tags"][0]["tags"]
+            assert tags["ManagedBy"] == "cdktf:algorithm-server-infra"
+            if stack_id == "account-baseline":  # shared by every project of the account
+                assert "Project" not in tags
+            else:
+                assert (tags["Project"], tags["Env"]) == (c.project, c.env)
+            for tag, value in c.tags.items():
+                assert tags[tag] == value
+
+
+def test_required_provider_source_is_unambiguous(stacks) -> None:
+    for by_id in stacks.values():
+        for stack in by_id.values():
+            assert stack["terraform"]["required_providers"]["aws"]["source"] == "hashicorp/aws"
+
+
+def test_remote_backend_and_state_keys(stacks, sample_configs) -> None:
+    keys = []
+    for key, by_id in stacks.items():
+        c = sample_configs[key]
+        for stack_id, stack in by_id.items():
+            backend = stack["terraform"]["backend"]
+            if stack_id == "terraform-state":
+                assert backend == {"local": {"path": "../../../terraform.terraform-state.tfstate"}}
+                continue
+            s3 = backend["s3"]
+            assert (s3["bucket"], s3["region"], s3["dynamodb_table"]) == (
+                c.backend.bucket,
+                c.backend.region,
+                c.backend.dynamodb_table,
+            )
+            assert s3["encrypt"] is True and s3["use_lockfile"] is True
+            if stack_id == "account-baseline":
+                assert s3["key"] == f"{STATE_KEY_PREFIX}/accounts/{c.account_id}/{c.region}/account-baseline.tfstate"
+            else:
+                assert s3["key"] == f"{STATE_KEY_PREFIX}/{c.project}/{c.env}/{c.region}/{stack_id}.tfstate"
+            keys.append(s3["key"])
+    assert len(keys) == len(set(keys)), "two stacks share a state key"
+
+
+def test_terraform_state_bootstrap(stacks, sample_configs) -> None:
+    for key, by_id in stacks.items():
+        backend = sample_configs[key].backend
+        stack = by_id["terraform-state"]
+        bucket = one(stack, "aws_s3_bucket")
+        assert bucket["bucket"] == backend.bucket
+        assert bucket["lifecycle"] == {"prevent_destroy": True} and bucket["force_destroy"] is False
+        assert one(stack, "aws_s3_bucket_versioning")["versioning_configuration"]["status"] == "Enabled"
+        sse = one(stack, "aws_s3_bucket_server_side_encryption_configuration")["rule"][0]
+        assert sse["apply_server_side_encryption_by_default"]["sse_algorithm"] == "AES256"
+        pab = one(stack, "aws_s3_bucket_public_access_block")
+        assert all(
+            pab[k] is True
+            for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+        )
+        table = one(stack, "aws_dynamodb_table")
+        assert table["name"] == backend.dynamodb_table
+        assert table["hash_key"] == "LockID" and table["attribute"] == [{"name": "LockID", "type": "S"}]
+        assert table["point_in_time_recovery"] == {"enabled": True}
+        assert table["server_side_encryption"] == {"enabled": True}
+        assert table["lifecycle"] == {"prevent_destroy": True}
+        assert set(resources(stack, "aws_s3_bucket_policy")), "TLS-only policy missing"
+
+
+def test_sample_backend_file_is_terraform_shaped() -> None:
+    from tests.helpers import BACKEND
+
+    b = cfg.load_backend(BACKEND)
+    assert b.encrypt and b.use_lockfile

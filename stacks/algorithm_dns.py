@@ -13,7 +13,7 @@ from constructs import Construct
 from algoinfra.components.dns import ZoneAssociation
 from algoinfra.config import ProjectConfig
 from stacks.algorithm_server_infra import AlgorithmServerInfraStack
-from stacks.base import MANAGED_BY, BaseStack
+from stacks.base import BaseStack
 
 STACK_ID = "algorithm-dns"
 PLATFORM_ALIAS = "platform"
@@ -36,9 +36,7 @@ class AlgorithmDnsStack(BaseStack):
                 assume_role=[AwsProviderAssumeRole(role_arn=platform.role_arn, session_name=f"{config.key}-dns")]
                 if platform.role_arn
                 else None,
-                default_tags=[
-                    AwsProviderDefaultTags(tags={"Project": config.project, "Env": config.env, "ManagedBy": MANAGED_BY})
-                ],
+                default_tags=[AwsProviderDefaultTags(tags=self.default_tags)],
             )
         self.zone = ZoneAssociation(
             self,

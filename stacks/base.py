@@ -40,16 +40,16 @@ class BaseStack(TerraformStack):
     ) -> None:
         super().__init__(scope, stack_id)
         self.config = config
-        tags = {"Project": config.project, "Env": config.env, "ManagedBy": MANAGED_BY, **config.tags}
-        if account_wide:
-            tags = {"ManagedBy": MANAGED_BY, **config.tags}
+        # An account-wide stack serves every project of the account: no project tags.
+        scope_tags = {} if account_wide else {"Project": config.project, "Env": config.env}
+        self.default_tags = {**scope_tags, "ManagedBy": MANAGED_BY, **config.tags}
         self.provider = AwsProvider(
             self,
             "aws",
             region=region or config.region,
             # A wrong AWS_PROFILE fails at plan time instead of touching another account.
             allowed_account_ids=[config.account_id],
-            default_tags=[AwsProviderDefaultTags(tags=tags)],
+            default_tags=[AwsProviderDefaultTags(tags=self.default_tags)],
         )
         # cdktf writes the ambiguous "aws"; Terraform and OpenTofu agree on this one.
         self.add_override("terraform.required_providers.aws.source", "hashicorp/aws")

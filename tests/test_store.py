@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from algoinfra import config as cfg
 from algoinfra.naming import GITHUB_TOKEN_SECRET_NAME
 from tests.conftest import synth_one
-from tests.helpers import SAMPLE_KEYS, data_sources, load_variant, one, ref_name, resources
+from tests.helpers import BACKEND, SAMPLE_KEYS, data_sources, load_variant, one, ref_name, resources, variant_dir
 
 
 def by_bucket(stack, rtype, bucket_ids):
@@ -136,9 +137,6 @@ def test_new_project_follows_the_runbook_names(tmp_path: Path) -> None:
         d["project"] = "project-foo-bar2"
         d["env"] = "staging"
 
-    from algoinfra import config as cfg
-    from tests.helpers import BACKEND, variant_dir
-
     d = variant_dir(tmp_path / "configs", mutate=rename)
     (d / "project-sample-dev-algorithm-server-infra.yml").rename(d / f"project-foo-bar2-staging{cfg.CONFIG_SUFFIX}")
     c = cfg.load_project(d, "project-foo-bar2", "staging", backend_path=BACKEND)
@@ -146,7 +144,7 @@ def test_new_project_follows_the_runbook_names(tmp_path: Path) -> None:
     names = sorted(b["bucket"] for b in resources(stack, "aws_s3_bucket").values())
     assert names == ["project-foo-bar2-staging", "project-foo-bar2-staging-batch-trigger"]
     assert one(stack, "aws_ecr_repository")["name"] == "project-foo-bar2-staging-algorithm"
-    assert resources(stack, "aws_s3_bucket")  # and prevent_destroy defaults on outside dev
+    # prevent_destroy defaults on outside dev
     assert all(b["lifecycle"]["prevent_destroy"] for b in resources(stack, "aws_s3_bucket").values())
 
 

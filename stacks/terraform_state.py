@@ -14,6 +14,7 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
 )
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
     S3BucketLifecycleConfigurationRuleFilter,
     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
 )
@@ -40,6 +41,14 @@ class TerraformStateStack(BaseStack):
             prevent_destroy=True,
             lifecycle_rules=[
                 S3BucketLifecycleConfigurationRule(
+                    id="abort-incomplete-multipart-uploads",
+                    status="Enabled",
+                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                    abort_incomplete_multipart_upload=[
+                        S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
+                    ],
+                ),
+                S3BucketLifecycleConfigurationRule(
                     id="expire-old-state-versions",
                     status="Enabled",
                     filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
@@ -48,7 +57,7 @@ class TerraformStateStack(BaseStack):
                             noncurrent_days=STATE_NONCURRENT_VERSION_DAYS
                         )
                     ],
-                )
+                ),
             ],
         )
         self.lock_table = DynamodbTable(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
-
-from algoinfra.components.iam import Statement, policy_document
 
 # The account may administer and use the key through IAM policies; without the
 # usage actions here, no IAM policy in the account could grant them.
@@ -18,30 +18,32 @@ KEY_ADMIN_ACTIONS = (
 KEY_USAGE_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
 
 
+def key_policy(account_id: str) -> str:
+    """The key policy as plain JSON: a key policy is not an IAM identity policy
+    (its ``Resource`` must be ``*``, meaning this key), so it is kept out of
+    ``aws_iam_policy_document``, where IAM checks would misread it."""
+    statement = {
+        "Sid": "AccountAdministersAndUsesTheKey",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+        "Action": list(KEY_ADMIN_ACTIONS + KEY_USAGE_ACTIONS),
+        "Resource": "*",
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, indent=2, sort_keys=True)
+
+
 class ManagedKey(Construct):
     """Args: alias (without ``alias/``), account_id, description."""
 
     def __init__(self, scope: Construct, construct_id: str, *, alias: str, account_id: str, description: str) -> None:
         super().__init__(scope, construct_id)
-        policy = policy_document(
-            self,
-            "policy",
-            [
-                Statement(
-                    sid="AccountAdministersAndUsesTheKey",
-                    principals={"AWS": (f"arn:aws:iam::{account_id}:root",)},
-                    actions=KEY_ADMIN_ACTIONS + KEY_USAGE_ACTIONS,
-                    resources=("*",),  # in a key policy "*" means this key
-                )
-            ],
-        )
         self.key = KmsKey(
             self,
             "key",
             description=description,
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=policy.json,
+            policy=key_policy(account_id),
         )
         KmsAlias(self, "alias", name=f"alias/{alias}", target_key_id=self.key.key_id)
 

@@ -1,0 +1,59 @@
+"""The fast bindings import: byte-identical stacks to the plain import, and a fallback that warns once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from algoinfra import aws_bindings
+from tests.helpers import ROOT
+
+# Run main.py the way cdktf does, with the fast path made to fail: it must fall
+# back to the plain import, say so in one line, and synthesize the same bytes.
+FORCE_FALLBACK = """
+import runpy, sys
+from algoinfra import aws_bindings
+aws_bindings.VERIFIED["jsii"] = "0.0.0"  # as if another jsii were installed
+sys.argv = ["main.py", "--all-configs"]
+runpy.run_path("main.py", run_name="__main__")
+"""
+
+
+def test_this_session_took_the_fast_path() -> None:
+    assert aws_bindings.mode() == "fast"
+    # Only the submodules we use were imported, not the ~2,200 of the package.
+    loaded = [m for m in sys.modules if m.startswith("cdktf_cdktf_provider_aws.")]
+    assert 30 < len(loaded) < 200
+
+
+def test_plain_import_fallback_gives_identical_bytes(synth_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plain"
+    env = {**os.environ, "CDKTF_OUTDIR": str(out), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", FORCE_FALLBACK], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: fast AWS bindings import failed (jsii ")
+    fast = {p.relative_to(synth_root): p.read_bytes() for p in synth_root.rglob("*") if p.is_file()}
+    plain = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert fast.keys() == plain.keys() and len(fast) > 20
+    assert [k for k in fast if fast[k] != plain[k]] == []
+
+
+def test_submodule_map_matches_the_jsii_types_of_loaded_modules() -> None:
+    from jsii import _reference_map
+
+    by_module = {module: fqn for fqn, module in _reference_map._submodule_fqn_map.items()}
+    assert len(by_module) > 2000
+    checked = 0
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("cdktf_cdktf_provider_aws.") or name.count(".") != 1 or name.endswith("._jsii"):
+            continue
+        types = {getattr(v, "__jsii_type__", None) for v in vars(module).values()} - {None}
+        assert types, name
+        assert all(t.startswith(by_module[name] + ".") for t in types), name
+        checked += 1
+    assert checked > 30

@@ -36,7 +36,7 @@ bench: $(STAMPS)/python
 	@$(PY) scripts/bench.py
 
 cost: $(STAMPS)/python
-	@$(PY) -m algoinfra.cost
+	@$(PY) main.py --cost
 
 snapshot-update: setup
 	@echo "==> rewriting snapshots: review the diff, every changed logical id is real infrastructure"

@@ -146,7 +146,14 @@ def _region(stacks: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def read_synthesized(outdir: Path) -> dict[str, dict[str, Any]]:
-    stacks = {p.parent.name: json.loads(p.read_text()) for p in sorted(outdir.glob("stacks/*/cdk.tf.json"))}
+    """The stacks the manifest lists (an out dir keeps stacks of earlier synths), else every stack file."""
+    manifest = outdir / "manifest.json"
+    if manifest.is_file():
+        listed = json.loads(manifest.read_text())["stacks"].values()
+        paths = sorted(outdir / s["synthesizedStackPath"] for s in listed)
+    else:
+        paths = sorted(outdir.glob("stacks/*/cdk.tf.json"))
+    stacks = {p.parent.name: json.loads(p.read_text()) for p in paths}
     if not stacks:
         raise FileNotFoundError(f"{outdir}: no synthesized stacks (expected stacks/*/cdk.tf.json)")
     return stacks

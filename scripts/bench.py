@@ -70,7 +70,9 @@ def main() -> int:
         print(f"{name:<28} {wall[name]:>8.2f} {rss[name]:>9.0f}")
     print(f"synth (fast) / naive import:        {wall['synth, fast import'] / wall['naive import']:.0%}  (goal <= 30%)")
     print(f"synth (plain) / naive import:       {wall['synth, plain import'] / wall['naive import']:.0%}")
-    print(f"all configs / one config (fast):    {wall['all configs, one process'] / wall['synth, fast import']:.0%}  (goal <= 120%)")
+    print(
+        f"all configs / one config (fast):    {wall['all configs, one process'] / wall['synth, fast import']:.0%}  (goal <= 120%)"
+    )
     return 0
 
 

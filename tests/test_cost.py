@@ -84,3 +84,14 @@ def test_render_and_cli(synth_root: Path, capsys) -> None:
     _, estimates = cost.report(dirs)
     assert f"sum across 3 environments: {sum(e.total for e in estimates):.2f} USD/month" in out
     assert cost.main([str(synth_root / "nope")]) == 2
+
+
+def test_reads_only_the_stacks_of_the_last_synth(synth_root: Path, tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(synth_root / "project-sample-dev", out)
+    stale = out / "stacks" / "stale-stack"
+    stale.mkdir()
+    (stale / "cdk.tf.json").write_text('{"resource": {"aws_nat_gateway": {"old": {}}}}')
+    assert "stale-stack" not in cost.read_synthesized(out)

@@ -23,7 +23,7 @@ class AlgorithmComputeResourceStack(BaseStack):
             "batch_security_group",
             name=f"{names.base}-batch",
             description="Batch instances: egress to endpoints and the platform only",
-            vpc_id=infra.network.vpc.id,
+            vpc_id=infra.network.vpc_id,
             vpc_cidr=config.network.vpc_cidr,
             s3_prefix_list_id=infra.endpoints.s3.prefix_list_id,
             platform=config.platform,

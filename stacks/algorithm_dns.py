@@ -42,7 +42,7 @@ class AlgorithmDnsStack(BaseStack):
             self,
             "private_zone",
             zone_id=platform.private_hosted_zone_id,
-            vpc_id=infra.network.vpc.id,
+            vpc_id=infra.network.vpc_id,
             vpc_region=config.region,
             zone_owner=self.platform_provider,
         )

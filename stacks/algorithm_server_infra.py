@@ -31,13 +31,13 @@ class AlgorithmServerInfraStack(BaseStack):
             network=self.network,
             region=config.region,
             services=net.interface_endpoints,
-            subnet_ids=[self.network.subnets["workload"][az].id for az in net.endpoint_availability_zones],
+            subnet_ids=[self.network.subnet_ids["workload"][az] for az in net.endpoint_availability_zones],
         )
         FlowLogs(
             self,
             "flow_logs",
             names=names,
-            vpc_id=self.network.vpc.id,
+            vpc_id=self.network.vpc_id,
             settings=net.flow_logs,
             account_id=config.account_id,
         )
@@ -47,7 +47,7 @@ class AlgorithmServerInfraStack(BaseStack):
             "workload_security_group",
             name=f"{names.base}-workload",
             description="Workloads: egress to endpoints and the platform only",
-            vpc_id=self.network.vpc.id,
+            vpc_id=self.network.vpc_id,
             vpc_cidr=net.vpc_cidr,
             s3_prefix_list_id=self.endpoints.s3.prefix_list_id,
             platform=config.platform,
@@ -58,9 +58,9 @@ class AlgorithmServerInfraStack(BaseStack):
             "vpc_id_parameter",
             name=names.vpc_id_parameter,
             type="String",
-            value=self.network.vpc.id,
+            value=self.network.vpc_id,
             description=f"VPC id of {names.base}",
         )
-        TerraformOutput(self, "vpc_id", value=self.network.vpc.id)
+        TerraformOutput(self, "vpc_id", value=self.network.vpc_id)
         TerraformOutput(self, "workload_subnet_ids", value=self.network.workload_subnet_ids)
         TerraformOutput(self, "vpc_id_parameter_name", value=self.vpc_id_parameter.name)

@@ -71,16 +71,18 @@ class PrivateBucket(Construct):
             force_destroy=False,
             lifecycle=TerraformResourceLifecycle(prevent_destroy=prevent_destroy),
         )
+        self.arn: str = self.bucket.arn
+        bucket_id = self.bucket.id  # read once: every attribute read is a round trip to jsii
         S3BucketOwnershipControls(
             self,
             "ownership",
-            bucket=self.bucket.id,
+            bucket=bucket_id,
             rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
         )
         self.public_access_block = S3BucketPublicAccessBlock(
             self,
             "public_access_block",
-            bucket=self.bucket.id,
+            bucket=bucket_id,
             block_public_acls=True,
             block_public_policy=True,
             ignore_public_acls=True,
@@ -98,7 +100,7 @@ class PrivateBucket(Construct):
         S3BucketServerSideEncryptionConfigurationA(
             self,
             "encryption",
-            bucket=self.bucket.id,
+            bucket=bucket_id,
             rule=[
                 S3BucketServerSideEncryptionConfigurationRuleA(
                     apply_server_side_encryption_by_default=by_default,
@@ -110,14 +112,14 @@ class PrivateBucket(Construct):
             S3BucketVersioningA(
                 self,
                 "versioning",
-                bucket=self.bucket.id,
+                bucket=bucket_id,
                 versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
             )
         if cors_allowed_origins:
             S3BucketCorsConfiguration(
                 self,
                 "cors",
-                bucket=self.bucket.id,
+                bucket=bucket_id,
                 cors_rule=[
                     S3BucketCorsConfigurationCorsRule(
                         allowed_headers=["*"],
@@ -128,7 +130,7 @@ class PrivateBucket(Construct):
                 ],
             )
         if lifecycle_rules:
-            S3BucketLifecycleConfiguration(self, "lifecycle", bucket=self.bucket.id, rule=list(lifecycle_rules))
+            S3BucketLifecycleConfiguration(self, "lifecycle", bucket=bucket_id, rule=list(lifecycle_rules))
         tls_only = policy_document(
             self,
             "tls_only",
@@ -138,20 +140,12 @@ class PrivateBucket(Construct):
                     effect="Deny",
                     principals={"*": ("*",)},
                     actions=("s3:*",),
-                    resources=(self.bucket.arn, f"{self.bucket.arn}/*"),
+                    resources=(self.arn, f"{self.arn}/*"),
                     conditions=(Condition("Bool", "aws:SecureTransport", ("false",)),),
                 )
             ],
         )
         # The public access block must exist first, or a policy change can race it.
-        S3BucketPolicy(
-            self, "policy", bucket=self.bucket.id, policy=tls_only.json, depends_on=[self.public_access_block]
-        )
+        S3BucketPolicy(self, "policy", bucket=bucket_id, policy=tls_only.json, depends_on=[self.public_access_block])
 
-    @property
-    def name(self) -> str:
-        return self.bucket.bucket
-
-    @property
-    def arn(self) -> str:
-        return self.bucket.arn
+        self.name: str = self.bucket.bucket

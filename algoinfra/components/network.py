@@ -65,11 +65,14 @@ class Network(Construct):
             enable_dns_hostnames=True,
             tags={"Name": names.base},
         )
+        vpc_id = self.vpc_id = self.vpc.id  # read once: every attribute read is a round trip to jsii
         # Taking over the default security group with no rules empties it.
-        DefaultSecurityGroup(self, "default_security_group", vpc_id=self.vpc.id, tags={"Name": f"{names.base}-default"})
+        DefaultSecurityGroup(self, "default_security_group", vpc_id=vpc_id, tags={"Name": f"{names.base}-default"})
 
         self.subnets: dict[str, dict[str, Subnet]] = {}
         self.route_tables: dict[str, dict[str, RouteTable]] = {}
+        subnet_ids: dict[str, dict[str, str]] = {}
+        route_table_ids: dict[str, dict[str, str]] = {}
         for tier, by_az in network.subnets.items():
             self.subnets[tier] = {}
             self.route_tables[tier] = {}
@@ -78,28 +81,34 @@ class Network(Construct):
                 subnet = Subnet(
                     self,
                     f"subnet_{suffix}",
-                    vpc_id=self.vpc.id,
+                    vpc_id=vpc_id,
                     cidr_block=cidr,
                     availability_zone=az,
                     map_public_ip_on_launch=False,
                     tags={"Name": f"{names.base}-{tier}-{az}", "Tier": tier},
                 )
                 table = RouteTable(
-                    self, f"route_table_{suffix}", vpc_id=self.vpc.id, tags={"Name": f"{names.base}-{tier}-{az}"}
+                    self, f"route_table_{suffix}", vpc_id=vpc_id, tags={"Name": f"{names.base}-{tier}-{az}"}
                 )
+                subnet_id, table_id = subnet.id, table.id
                 RouteTableAssociation(
-                    self, f"route_table_association_{suffix}", subnet_id=subnet.id, route_table_id=table.id
+                    self, f"route_table_association_{suffix}", subnet_id=subnet_id, route_table_id=table_id
                 )
                 self.subnets[tier][az] = subnet
                 self.route_tables[tier][az] = table
+                subnet_ids.setdefault(tier, {})[az] = subnet_id
+                route_table_ids.setdefault(tier, {})[az] = table_id
+        # Token strings, each read from jsii once.
+        self.subnet_ids = subnet_ids
+        self.route_table_ids = route_table_ids
 
         tgw = network.transit_gateway
         self.attachment = Ec2TransitGatewayVpcAttachment(
             self,
             "transit_gateway_attachment",
-            vpc_id=self.vpc.id,
+            vpc_id=vpc_id,
             transit_gateway_id=platform.transit_gateway_id,
-            subnet_ids=[s.id for s in self.subnets["attachment"].values()],
+            subnet_ids=list(self.subnet_ids["attachment"].values()),
             dns_support="enable",
             appliance_mode_support=_on_off(tgw.appliance_mode_support),
             # On a shared gateway the owner decides these; unset unless configured.
@@ -109,12 +118,12 @@ class Network(Construct):
         )
         # Attaching a VPC adds no VPC-side routes: one route per table and destination.
         destinations = list(platform.routed_cidrs) + ([ANYWHERE] if platform.egress else [])
-        for az, table in self.route_tables["workload"].items():
+        for az, table_id in self.route_table_ids["workload"].items():
             for destination in destinations:
                 Route(
                     self,
                     f"route_workload_{key(az)}_{key(destination)}",
-                    route_table_id=table.id,
+                    route_table_id=table_id,
                     destination_cidr_block=destination,
                     transit_gateway_id=platform.transit_gateway_id,
                     depends_on=[self.attachment],
@@ -122,11 +131,11 @@ class Network(Construct):
 
     @property
     def workload_subnet_ids(self) -> list[str]:
-        return [s.id for s in self.subnets["workload"].values()]
+        return list(self.subnet_ids["workload"].values())
 
     @property
     def workload_route_table_ids(self) -> list[str]:
-        return [t.id for t in self.route_tables["workload"].values()]
+        return list(self.route_table_ids["workload"].values())
 
 
 class Endpoints(Construct):
@@ -156,7 +165,7 @@ class Endpoints(Construct):
         self.s3 = VpcEndpoint(
             self,
             "s3",
-            vpc_id=network.vpc.id,
+            vpc_id=network.vpc_id,
             service_name=f"com.amazonaws.{region}.s3",
             vpc_endpoint_type="Gateway",
             route_table_ids=network.workload_route_table_ids,
@@ -167,13 +176,14 @@ class Endpoints(Construct):
             "security_group",
             name=f"{names.base}-endpoints",
             description="Interface endpoints: HTTPS from the VPC only",
-            vpc_id=network.vpc.id,
+            vpc_id=network.vpc_id,
             tags={"Name": f"{names.base}-endpoints"},
         )
+        security_group_id = self.security_group.id
         VpcSecurityGroupIngressRule(
             self,
             "https_from_vpc",
-            security_group_id=self.security_group.id,
+            security_group_id=security_group_id,
             description="HTTPS from the VPC",
             ip_protocol="tcp",
             from_port=HTTPS,
@@ -185,12 +195,12 @@ class Endpoints(Construct):
             self.interface[service] = VpcEndpoint(
                 self,
                 key(service),
-                vpc_id=network.vpc.id,
+                vpc_id=network.vpc_id,
                 service_name=f"com.amazonaws.{region}.{service}",
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
                 subnet_ids=list(subnet_ids),
-                security_group_ids=[self.security_group.id],
+                security_group_ids=[security_group_id],
                 tags={"Name": f"{names.base}-{service}"},
             )
 
@@ -280,12 +290,13 @@ class EgressOnlySecurityGroup(Construct):
         rules += [(f"all_to_platform_{key(c)}", "To the platform", "-1", c, None) for c in platform.routed_cidrs]
         if platform.egress:
             rules.append(("https_to_internet", "HTTPS through the platform's egress", "tcp", ANYWHERE, None))
+        self.id = self.security_group.id
         for rule_id, description, protocol, cidr, prefix_list in rules:
             https = protocol == "tcp"
             VpcSecurityGroupEgressRule(
                 self,
                 rule_id,
-                security_group_id=self.security_group.id,
+                security_group_id=self.id,
                 description=description,
                 ip_protocol=protocol,
                 from_port=HTTPS if https else None,
@@ -293,7 +304,3 @@ class EgressOnlySecurityGroup(Construct):
                 cidr_ipv4=cidr,
                 prefix_list_id=prefix_list,
             )
-
-    @property
-    def id(self) -> str:
-        return self.security_group.id

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import yaml
@@ -394,7 +395,7 @@ def load_platform(path: Path) -> Platform:
         envs[env] = _platform_env(envs_sec.section(env), env)
     envs_sec.done()
     top.done()
-    return Platform(path, envs)
+    return Platform(path, MappingProxyType(envs))
 
 
 def _platform_env(sec: _Section, env: str) -> PlatformEnv:
@@ -536,7 +537,7 @@ def _tags(sec: _Section) -> Mapping[str, str]:
         if not isinstance(value, str) or len(value) > 256:
             raise sec.error(key, "tag values must be strings of at most 256 characters")
         out[key] = value
-    return out
+    return MappingProxyType(out)
 
 
 def _network_config(sec: _Section, region: str, plat: PlatformEnv) -> Network:
@@ -609,6 +610,10 @@ def _az_slot(az: str) -> int:
     return ord(az[-1]) - ord("a")
 
 
+def _frozen_plan(plan: dict[str, dict[str, str]]) -> Mapping[str, Mapping[str, str]]:
+    return MappingProxyType({tier: MappingProxyType(by_az) for tier, by_az in plan.items()})
+
+
 def _derive_subnets(sec: _Section, vpc: ipaddress.IPv4Network, azs: tuple[str, ...]) -> Mapping[str, Mapping[str, str]]:
     """The default CIDR plan: the VPC in eighths.
 
@@ -634,7 +639,7 @@ def _derive_subnets(sec: _Section, vpc: ipaddress.IPv4Network, azs: tuple[str, .
             )
         workload[az] = str(eighths[slot])
         attachment[az] = str(attachment_pool[slot])
-    return {"workload": workload, "attachment": attachment}
+    return _frozen_plan({"workload": workload, "attachment": attachment})
 
 
 def _subnets(sec: _Section, vpc: ipaddress.IPv4Network, azs: tuple[str, ...]) -> Mapping[str, Mapping[str, str]]:
@@ -660,7 +665,7 @@ def _subnets(sec: _Section, vpc: ipaddress.IPv4Network, azs: tuple[str, ...]) ->
             plan[tier][az] = str(net)
         tier_sec.done()
     sub.done()
-    return plan
+    return _frozen_plan(plan)
 
 
 def _store(sec: _Section, env: str) -> Store:

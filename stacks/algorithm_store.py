@@ -7,28 +7,19 @@ from __future__ import annotations
 
 from cdktf import TerraformOutput
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
-    S3BucketLifecycleConfigurationRule,
-    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
     S3BucketLifecycleConfigurationRuleExpiration,
-    S3BucketLifecycleConfigurationRuleFilter,
     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
 )
 from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification
 from constructs import Construct
 
-from algoinfra.components.bucket import PrivateBucket
+from algoinfra.components.bucket import PrivateBucket, abort_multipart_rule, lifecycle_rule
 from algoinfra.components.kms import ManagedKey
 from algoinfra.components.registry import ImageRepository
 from algoinfra.config import ProjectConfig
 from stacks.base import BaseStack
 
 STACK_ID = "algorithm-store"
-
-
-def _rule(rule_id: str, **actions: object) -> S3BucketLifecycleConfigurationRule:
-    return S3BucketLifecycleConfigurationRule(
-        id=rule_id, status="Enabled", filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")], **actions
-    )
 
 
 class AlgorithmStoreStack(BaseStack):
@@ -46,9 +37,7 @@ class AlgorithmStoreStack(BaseStack):
             else None
         )  # fmt: skip
         kms_arn = self.kms_key.arn if self.kms_key else None
-        abort_multipart = S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
-            days_after_initiation=store.abort_incomplete_multipart_upload_days
-        )
+        abort_multipart = abort_multipart_rule(store.abort_incomplete_multipart_upload_days)
         self.data_bucket = PrivateBucket(
             self,
             "data_bucket",
@@ -58,8 +47,8 @@ class AlgorithmStoreStack(BaseStack):
             prevent_destroy=store.prevent_destroy,
             cors_allowed_origins=store.cors_allowed_origins,
             lifecycle_rules=[
-                _rule("abort-incomplete-multipart-uploads", abort_incomplete_multipart_upload=[abort_multipart]),
-                _rule(
+                abort_multipart,
+                lifecycle_rule(
                     "expire-noncurrent-versions",
                     noncurrent_version_expiration=[
                         S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
@@ -79,8 +68,8 @@ class AlgorithmStoreStack(BaseStack):
             prevent_destroy=store.prevent_destroy,
             cors_allowed_origins=store.cors_allowed_origins,
             lifecycle_rules=[
-                _rule("abort-incomplete-multipart-uploads", abort_incomplete_multipart_upload=[abort_multipart]),
-                _rule(
+                abort_multipart,
+                lifecycle_rule(
                     "expire-trigger-objects",
                     expiration=[
                         S3BucketLifecycleConfigurationRuleExpiration(days=store.trigger_object_expiration_days)

@@ -7,6 +7,15 @@ from pathlib import Path
 from cdktf import App
 
 from algoinfra.config import ProjectConfig
+from stacks import (
+    account_baseline,
+    algorithm_compute_resource,
+    algorithm_dns,
+    algorithm_server_infra,
+    algorithm_service,
+    algorithm_store,
+    terraform_state,
+)
 from stacks.account_baseline import AccountBaselineStack
 from stacks.algorithm_compute_resource import AlgorithmComputeResourceStack
 from stacks.algorithm_dns import AlgorithmDnsStack
@@ -14,6 +23,17 @@ from stacks.algorithm_server_infra import AlgorithmServerInfraStack
 from stacks.algorithm_service import AlgorithmServiceStack
 from stacks.algorithm_store import AlgorithmStoreStack
 from stacks.terraform_state import TerraformStateStack
+
+# Every stack id, in deploy order (account-baseline is left out where a config turns it off).
+STACK_IDS = (
+    terraform_state.STACK_ID,
+    account_baseline.STACK_ID,
+    algorithm_store.STACK_ID,
+    algorithm_server_infra.STACK_ID,
+    algorithm_compute_resource.STACK_ID,
+    algorithm_service.STACK_ID,
+    algorithm_dns.STACK_ID,
+)
 
 
 def build_app(config: ProjectConfig, outdir: Path) -> App:

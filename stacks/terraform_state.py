@@ -13,20 +13,18 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
     DynamodbTableServerSideEncryption,
 )
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
-    S3BucketLifecycleConfigurationRule,
-    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
-    S3BucketLifecycleConfigurationRuleFilter,
     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
 )
 from constructs import Construct
 
-from algoinfra.components.bucket import PrivateBucket
+from algoinfra.components.bucket import PrivateBucket, abort_multipart_rule, lifecycle_rule
 from algoinfra.config import ProjectConfig
 from stacks.base import BaseStack
 
 STACK_ID = "terraform-state"
 # Old state versions are how a broken state is recovered: keep them a while.
 STATE_NONCURRENT_VERSION_DAYS = 365
+STATE_MULTIPART_UPLOAD_DAYS = 7
 
 
 class TerraformStateStack(BaseStack):
@@ -40,18 +38,9 @@ class TerraformStateStack(BaseStack):
             versioned=True,
             prevent_destroy=True,
             lifecycle_rules=[
-                S3BucketLifecycleConfigurationRule(
-                    id="abort-incomplete-multipart-uploads",
-                    status="Enabled",
-                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                    abort_incomplete_multipart_upload=[
-                        S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
-                    ],
-                ),
-                S3BucketLifecycleConfigurationRule(
-                    id="expire-old-state-versions",
-                    status="Enabled",
-                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                abort_multipart_rule(STATE_MULTIPART_UPLOAD_DAYS),
+                lifecycle_rule(
+                    "expire-old-state-versions",
                     noncurrent_version_expiration=[
                         S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
                             noncurrent_days=STATE_NONCURRENT_VERSION_DAYS

@@ -6,17 +6,8 @@ from typing import Any
 
 from algoinfra import config as cfg
 from algoinfra.naming import STATE_KEY_PREFIX
+from stacks.app import STACK_IDS
 from tests.helpers import one, resources
-
-STACK_IDS = {
-    "terraform-state",
-    "account-baseline",
-    "algorithm-store",
-    "algorithm-server-infra",
-    "algorithm-compute-resource",
-    "algorithm-service",
-    "algorithm-dns",
-}
 
 
 def default_provider(stack: dict[str, Any]) -> dict[str, Any]:
@@ -27,7 +18,9 @@ def default_provider(stack: dict[str, Any]) -> dict[str, Any]:
 
 def test_every_config_has_every_stack(stacks, sample_configs) -> None:
     for key, by_id in stacks.items():
-        expected = STACK_IDS if sample_configs[key].account_baseline.enabled else STACK_IDS - {"account-baseline"}
+        expected = (
+            set(STACK_IDS) if sample_configs[key].account_baseline.enabled else set(STACK_IDS) - {"account-baseline"}
+        )
         assert set(by_id) == expected, key
 
 

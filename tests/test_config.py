@@ -232,3 +232,11 @@ def test_backend_file_errors_name_the_backend_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         cfg.load_file(CONFIG_DIR / f"project-sample-dev{cfg.CONFIG_SUFFIX}", backend_path=backend)
     assert err.value.field == "terraform.backend.s3.encrypt"
+
+
+def test_loaded_collections_are_read_only() -> None:
+    c = load_sample("project-sample-production")
+    with pytest.raises(TypeError):
+        c.network.subnets["workload"]["ap-northeast-1a"] = "10.0.0.0/24"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        c.tags["Owner"] = "me"  # type: ignore[index]

@@ -11,17 +11,8 @@ from typing import Any
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from stacks.app import STACK_IDS
 from tests.helpers import SAMPLE_KEYS
-
-STACK_IDS = (
-    "terraform-state",
-    "account-baseline",
-    "algorithm-store",
-    "algorithm-server-infra",
-    "algorithm-compute-resource",
-    "algorithm-service",
-    "algorithm-dns",
-)
 
 
 class SortedJSON(JSONSnapshotExtension):

@@ -13,6 +13,8 @@ from cdktf_cdktf_provider_aws.s3_bucket_cors_configuration import (
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
     S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleFilter,
 )
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls,
@@ -36,6 +38,22 @@ from algoinfra.components.iam import Condition, Statement, policy_document
 # CORS as the runbook sets it by hand on the data buckets.
 CORS_METHODS = ("GET", "PUT")
 CORS_MAX_AGE_SECONDS = 3000
+
+
+def lifecycle_rule(rule_id: str, **actions: object) -> S3BucketLifecycleConfigurationRule:
+    """An enabled lifecycle rule for the whole bucket."""
+    return S3BucketLifecycleConfigurationRule(
+        id=rule_id, status="Enabled", filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")], **actions
+    )
+
+
+def abort_multipart_rule(days: int) -> S3BucketLifecycleConfigurationRule:
+    return lifecycle_rule(
+        "abort-incomplete-multipart-uploads",
+        abort_incomplete_multipart_upload=[
+            S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=days)
+        ],
+    )
 
 
 class PrivateBucket(Construct):

@@ -23,7 +23,8 @@ class BaseStack(TerraformStack):
         scope: the app.
         stack_id: the stack id users type (``algorithm-store``...).
         config: the project config.
-        account_wide: one state per account and region instead of per project.
+        account_wide: shared by every project of the account: one state per
+            account and region instead of per project, no project tags.
         local_state: keep state locally (only the bootstrap of the backend itself).
         region: the provider's region when it is not the config's (the state bucket).
     """
@@ -41,8 +42,10 @@ class BaseStack(TerraformStack):
         super().__init__(scope, stack_id)
         self.config = config
         # An account-wide stack serves every project of the account: no project tags.
-        scope_tags = {} if account_wide else {"Project": config.project, "Env": config.env}
-        self.default_tags = {**scope_tags, "ManagedBy": MANAGED_BY, **config.tags}
+        # The bootstrap serves the whole estate: no project tags either.
+        shared = account_wide or local_state
+        project_tags = {} if shared else {"Project": config.project, "Env": config.env, **config.tags}
+        self.default_tags = {**project_tags, "ManagedBy": MANAGED_BY}
         self.provider = AwsProvider(
             self,
             "aws",

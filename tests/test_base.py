@@ -33,12 +33,15 @@ def test_provider_is_pinned_to_the_project_account_with_tags(stacks, sample_conf
             assert p["region"] == (c.backend.region if stack_id == "terraform-state" else c.region)
             tags = p["default_tags"][0]["tags"]
             assert tags["ManagedBy"] == "cdktf:algorithm-server-infra"
-            if stack_id == "account-baseline":  # shared by every project of the account
-                assert "Project" not in tags
+            if stack_id in ("account-baseline", "terraform-state"):  # shared by every project
+                assert tags == {"ManagedBy": "cdktf:algorithm-server-infra"}
             else:
-                assert (tags["Project"], tags["Env"]) == (c.project, c.env)
-            for tag, value in c.tags.items():
-                assert tags[tag] == value
+                assert tags == {
+                    "Project": c.project,
+                    "Env": c.env,
+                    "ManagedBy": "cdktf:algorithm-server-infra",
+                    **c.tags,
+                }
 
 
 def test_required_provider_source_is_unambiguous(stacks) -> None:

@@ -56,6 +56,14 @@ class Names:
     def flow_log_group(self) -> str:
         return f"/vpc-flow-logs/{self.base}"
 
+    def security_group(self, purpose: str) -> str:
+        """``endpoints``, ``workload``, ``batch``."""
+        return f"{self.base}-{purpose}"
+
+    @property
+    def store_key_alias(self) -> str:
+        return f"alias/{self.base}-store"
+
     # --- IAM roles ----------------------------------------------------------
     def role(self, purpose: str) -> str:
         return f"{self.base}-{purpose}"

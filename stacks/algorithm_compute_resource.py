@@ -21,7 +21,7 @@ class AlgorithmComputeResourceStack(BaseStack):
         self.security_group = EgressOnlySecurityGroup(
             self,
             "batch_security_group",
-            name=f"{names.base}-batch",
+            name=names.security_group("batch"),
             description="Batch instances: egress to endpoints and the platform only",
             vpc_id=infra.network.vpc_id,
             vpc_cidr=config.network.vpc_cidr,

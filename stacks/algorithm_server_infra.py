@@ -45,7 +45,7 @@ class AlgorithmServerInfraStack(BaseStack):
         self.workload_security_group = EgressOnlySecurityGroup(
             self,
             "workload_security_group",
-            name=f"{names.base}-workload",
+            name=names.security_group("workload"),
             description="Workloads: egress to endpoints and the platform only",
             vpc_id=self.network.vpc_id,
             vpc_cidr=net.vpc_cidr,

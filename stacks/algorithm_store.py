@@ -30,7 +30,7 @@ class AlgorithmStoreStack(BaseStack):
         names, store = config.names, config.store
         self.kms_key = (
             ManagedKey(
-                self, "kms_key", alias=f"{names.base}-store", account_id=config.account_id,
+                self, "kms_key", alias=names.store_key_alias, account_id=config.account_id,
                 description=f"Buckets and images of {names.base}",
             )
             if store.kms_key

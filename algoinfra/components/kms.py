@@ -33,7 +33,7 @@ def key_policy(account_id: str) -> str:
 
 
 class ManagedKey(Construct):
-    """Args: alias (without ``alias/``), account_id, description."""
+    """Args: alias (``alias/...``), account_id, description."""
 
     def __init__(self, scope: Construct, construct_id: str, *, alias: str, account_id: str, description: str) -> None:
         super().__init__(scope, construct_id)
@@ -45,7 +45,7 @@ class ManagedKey(Construct):
             deletion_window_in_days=30,
             policy=key_policy(account_id),
         )
-        KmsAlias(self, "alias", name=f"alias/{alias}", target_key_id=self.key.key_id)
+        KmsAlias(self, "alias", name=alias, target_key_id=self.key.key_id)
 
     @property
     def arn(self) -> str:

@@ -171,13 +171,14 @@ class Endpoints(Construct):
             route_table_ids=network.workload_route_table_ids,
             tags={"Name": f"{names.base}-s3"},
         )
+        group_name = names.security_group("endpoints")
         self.security_group = SecurityGroup(
             self,
             "security_group",
-            name=f"{names.base}-endpoints",
+            name=group_name,
             description="Interface endpoints: HTTPS from the VPC only",
             vpc_id=network.vpc_id,
-            tags={"Name": f"{names.base}-endpoints"},
+            tags={"Name": group_name},
         )
         security_group_id = self.security_group.id
         VpcSecurityGroupIngressRule(

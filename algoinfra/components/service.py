@@ -270,6 +270,7 @@ class ImageBuild(Construct):
         repository_arn: the ECR repository the role may push to.
         image_tag: the moving tag the job runs.
         kms_key_arn: the store's key, if any.
+        log_retention_days: of the build log group.
     """
 
     def __init__(

@@ -462,7 +462,7 @@ def load_project(
     path = config_path(config_dir, project, env)
     if not path.is_file():
         existing = ", ".join(p.name for p in list_configs(config_dir)) or "none"
-        raise ConfigError(path, "", f"no such config (configs in {config_dir}: {existing})")
+        raise ConfigError(path, "", f"no such config (existing configs: {existing})")
     return load_file(path, region=region, backend_path=backend_path)
 
 

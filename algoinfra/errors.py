@@ -15,5 +15,14 @@ class ConfigError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = f"{self.path}: {self.field}" if self.field else self.path
+        path = _short(self.path)
+        where = f"{path}: {self.field}" if self.field else path
         return f"{where}: {self.message}"
+
+
+def _short(path: str) -> str:
+    """The path relative to the working directory when it is below it (configs/x.yml)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path

@@ -11,8 +11,8 @@ from algoinfra.naming import account_state_key, state_key
 
 MANAGED_BY = "cdktf:algorithm-server-infra"
 
-# The bootstrap stack keeps its state next to the repo, not in the out dir
-# (which every synth replaces): cdktf.out/stacks/terraform-state/../../../
+# The bootstrap stack keeps its state in the repo root, not in the out dir
+# (which `rm -rf cdktf.out` clears): cdktf.out/stacks/terraform-state/../../../
 BOOTSTRAP_STATE_PATH = "../../../terraform.terraform-state.tfstate"
 
 

@@ -59,7 +59,11 @@ def main(argv: list[str]) -> int:
     from stacks.app import synth_config
 
     if not cost:
-        synthesize(configs, outdir, build=synth_config, per_config_dirs=every)
+        try:
+            synthesize(configs, outdir, build=synth_config, per_config_dirs=every)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         return 0
     from algoinfra import cost as cost_report
 

@@ -19,8 +19,6 @@ MANIFEST = "manifest.json"
 SYNTH_OUTPUTS = ("cdk.tf.json", "cdk.tf")
 # Terraform's record of the backend a working dir was initialized with.
 BACKEND_RECORD = Path(".terraform") / "terraform.tfstate"
-# The backend settings that say whose state a working dir serves.
-BACKEND_IDENTITY = ("bucket", "key", "region", "path")
 
 
 class SynthError(ConfigError):
@@ -42,9 +40,10 @@ def synthesize(
     and so do the stack dirs that this synth no longer produces: what is left
     is exactly this synth. A stack's Terraform working dir (``.terraform/``)
     stays when it serves the same backend (``terraform init`` is not repeated);
-    when it was initialized for another project, env, region or bucket, it is
-    removed, so Terraform can never offer to migrate one selection's state
-    into another's key. The remote state itself is never touched. Each
+    when it was initialized with other backend settings (another project, env
+    or region's key, another bucket, role or lock table), it is removed, so
+    Terraform never reports a changed backend and never offers to migrate one
+    selection's state into another's key. The remote state itself is never touched. Each
     manifest is moved last, so it never names a missing stack. With
     ``per_config_dirs`` each config goes to ``<outdir>/<project>-<env>/``.
     """
@@ -99,7 +98,7 @@ def _stale(built: Path, target: Path, base: Path) -> list[tuple[Path, str]]:
                 out.append((old / name, f"removed {rel / name}: this synth writes {_written(fresh[old.name])}"))
         previous = _recorded_backend(old)
         wanted = _declared_backend(fresh[old.name])
-        if previous is not None and wanted is not None and previous != wanted:
+        if previous is not None and wanted is not None and not _same_backend(previous, wanted):
             out.append(
                 (
                     old / ".terraform",
@@ -114,35 +113,38 @@ def _written(stack_dir: Path) -> str:
     return " and ".join(n for n in SYNTH_OUTPUTS if (stack_dir / n).exists()) or "nothing"
 
 
-def _identity(kind: str, settings: dict[str, Any]) -> tuple[str, ...]:
-    return (kind, *(str(settings.get(k, "")) for k in BACKEND_IDENTITY))
+Backend = tuple[str, dict[str, Any]]
 
 
-def _recorded_backend(stack_dir: Path) -> tuple[str, ...] | None:
+def _recorded_backend(stack_dir: Path) -> Backend | None:
     """The backend ``terraform init`` recorded in this working dir, if any."""
     try:
         record = json.loads((stack_dir / BACKEND_RECORD).read_text(encoding="utf-8"))
-        backend = record["backend"]
-        return _identity(str(backend["type"]), dict(backend.get("config") or {}))
+        return str(record["backend"]["type"]), dict(record["backend"].get("config") or {})
     except (OSError, ValueError, KeyError, TypeError):
         # No working dir, or one Terraform never finished initializing: nothing to protect.
         return None
 
 
-def _declared_backend(stack_dir: Path) -> tuple[str, ...] | None:
+def _declared_backend(stack_dir: Path) -> Backend | None:
     try:
         backend = json.loads((stack_dir / "cdk.tf.json").read_text(encoding="utf-8"))["terraform"]["backend"]
+        ((kind, settings),) = backend.items()
     except (OSError, ValueError, KeyError):
         return None  # HCL output: compared by the next JSON synth
-    ((kind, settings),) = backend.items()
-    return _identity(kind, settings)
+    return str(kind), dict(settings)
 
 
-def _describe(identity: tuple[str, ...]) -> str:
-    kind, bucket, key, region, path = identity
+def _same_backend(recorded: Backend, declared: Backend) -> bool:
+    """Any difference in a setting we declare (state key, bucket, role, lock table...) means a fresh init."""
+    return recorded[0] == declared[0] and all(recorded[1].get(k) == v for k, v in declared[1].items())
+
+
+def _describe(backend: Backend) -> str:
+    kind, settings = backend
     if kind == "s3":
-        return f"s3://{bucket}/{key} ({region})"
-    return f"{kind} backend {path}".strip()
+        return f"s3://{settings.get('bucket')}/{settings.get('key')}"
+    return f"the {kind} backend"
 
 
 def _refuse_if_state(path: Path) -> None:

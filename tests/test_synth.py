@@ -76,6 +76,15 @@ def test_the_same_selection_keeps_its_working_dir(tmp_path: Path) -> None:
     assert lines == []
 
 
+def test_any_other_backend_setting_means_a_fresh_init(tmp_path: Path) -> None:
+    out = tmp_path / "cdktf.out"
+    run(out, json_stack(KEY_A))
+    initialize(out / "stacks" / STACK, KEY_A)
+    changed = {"terraform": {"backend": {"s3": {**backend(KEY_A)["s3"], "dynamodb_table": "other-lock-table"}}}}
+    run(out, {f"stacks/{STACK}/cdk.tf.json": changed}, [])
+    assert not (out / "stacks" / STACK / ".terraform").exists()
+
+
 def test_a_half_initialized_working_dir_is_left_alone(tmp_path: Path) -> None:
     out = tmp_path / "cdktf.out"
     run(out, json_stack(KEY_A))

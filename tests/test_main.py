@@ -2,27 +2,63 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.helpers import ROOT, variant_dir
 
+# Every spelling of the variables main.py reads: a developer's own ENV or region must not leak into a test.
+_SELECTION = {"project", "env", "region", "infra_config_dir", "cdktf_outdir"}
 
-def run_main(env: dict[str, str], *args: str, python_flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in ("Project", "Env", "REGION", "INFRA_CONFIG_DIR")}
+
+def run_main(
+    env: dict[str, str],
+    *args: str,
+    python_flags: tuple[str, ...] = (),
+    main: Path = ROOT / "main.py",
+    timeout: float = 300,
+    **popen: Any,
+) -> subprocess.CompletedProcess[str]:
+    """main.py as a child, with exactly the selection variables in ``env``.
+
+    The timeout is generous: it catches a hang (a blocked read), not slowness.
+    """
+    clean = {k: v for k, v in os.environ.items() if k.lower() not in _SELECTION}
+    if main != ROOT / "main.py":  # a copy of main.py in another root still imports this checkout
+        clean["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
-        [sys.executable, *python_flags, str(ROOT / "main.py"), *args],
+        [sys.executable, *python_flags, str(main), *args],
         env={**clean, **env},
         capture_output=True,
         text=True,
         cwd=ROOT,
-        timeout=300,
+        timeout=timeout,
+        **popen,
     )
+
+
+def permissions_apply() -> dict[str, Any]:
+    """``run_main`` arguments under which file permissions bind the child. Root ignores them (the
+    capabilities CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH): as root, the child runs without those two,
+    so a read-only dir is read-only for it too. Any other user needs nothing."""
+    if os.geteuid() != 0:
+        return {}
+
+    def drop_dac_capabilities() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+            if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP: gone after exec too
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+    return {"preexec_fn": drop_dac_capabilities}
 
 
 BAD_RUNS = [

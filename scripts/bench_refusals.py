@@ -38,6 +38,12 @@ def fill(prefix: str, unit: str, suffix: str = "") -> str:
     return prefix + unit * (room // len(unit)) + suffix
 
 
+def dup_at_end() -> str:
+    """A mapping of distinct keys filling the size bound (under the value bound), then the first key again."""
+    lines = [f"key-{i:08d}-{'x' * 30}: 1\n" for i in range(inputs.MAX_BYTES // 60)]
+    return "".join(lines) + lines[0]
+
+
 def reader_cases(tmp: Path) -> dict[str, tuple[Callable[[Path], object], Path]]:
     def file(name: str, data: str | bytes) -> Path:
         path = tmp / name
@@ -60,9 +66,9 @@ def reader_cases(tmp: Path) -> dict[str, tuple[Callable[[Path], object], Path]]:
         "yaml nested flow (deep)": (y, file("flow.yml", fill("", "["))),
         "yaml nested block (deep)": (y, file("block.yml", "".join("  " * i + "a:\n" for i in range(400)))),
         "yaml 256 KiB of tiny values": (y, file("values.yml", fill("[", "1,", "1]"))),
-        "yaml 256 KiB mapping, dup at end": (y, file("dup.yml", fill("", "k: 1\n"))),
+        "yaml 256 KiB mapping, dup at its end": (y, file("dup.yml", dup_at_end())),
         "yaml billion laughs": (y, file("lol.yml", BILLION_LAUGHS)),
-        "yaml ambiguous scalar at the end": (y, file("sexa.yml", fill("", "- a\n", "- 1:00\n"))),
+        "yaml 256 KiB, ambiguous scalar at its end": (y, file("sexa.yml", fill("", f"- {'a' * 60}\n", "- 1:00\n"))),
         "latin-1 byte at the end of 256 KiB": (y, file("latin.yml", fill("a: ", "x").encode() + b"\xe9")),
         "utf-16 with BOM": (y, file("utf16.yml", "a: 1\n".encode("utf-16"))),
         "1 TB sparse file": (y, sparse),

@@ -35,6 +35,11 @@ bench: $(STAMPS)/python
 	@echo "==> benchmark: synth speed and memory (takes a few minutes)"
 	@$(PY) scripts/bench.py
 
+.PHONY: bench-refusals
+bench-refusals: $(STAMPS)/python
+	@echo "==> benchmark: how long each kind of bad input takes to be refused (goal: well under a second)"
+	@$(PY) scripts/bench_refusals.py
+
 cost: $(STAMPS)/python
 	@$(PY) main.py --cost
 

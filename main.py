@@ -11,56 +11,100 @@
 ``python main.py --all-configs``   every config, each into ``<outdir>/<project>-<env>/``
 ``python main.py --cost``          idle cost of the selected config, or of every
                                    config when neither Project nor Env is set
+
+Every variable is checked before anything is built from it, and every input
+before the provider bindings are imported: bad input is one line on stderr,
+exit status 2, nothing written.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import stat
 import sys
 import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from algoinfra.errors import ConfigError
+from algoinfra.errors import ConfigError, VariableError, shown, shown_path
+from algoinfra.inputs import os_problem
+from algoinfra.naming import PROJECT_RE
+
+if TYPE_CHECKING:
+    from algoinfra.config import ProjectConfig
 
 ROOT = Path(__file__).resolve().parent
 EXIT_BAD_INPUT = 2
 FLAGS = ("--all-configs", "--cost")
+VARIABLES = ("Project", "Env", "REGION", "INFRA_CONFIG_DIR", "CDKTF_OUTDIR")
+DEFAULT_PROJECT, DEFAULT_ENV, DEFAULT_REGION = "project-sample", "dev", "ap-northeast-1"
+
+# Names derived from the project (buckets) allow 63 characters; the config
+# checks each one, this keeps file names short enough for every file system.
+PROJECT_MAX = 63
+_REGION_SHAPE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}\Z")
+# synth stages into ".<name>.XXXXXXXX" next to the out dir, and writes
+# <key>/stacks/<stack id>/cdk.tf.json below it.
+_NAME_MAX = 255
+_STAGING_EXTRA = len("..XXXXXXXX")
+_BELOW_OUTDIR = 256
+_PATH_MAX = 4096
+_KERNEL_FILE_SYSTEMS = ("/proc", "/sys", "/dev")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the environment and the arguments select; every value already checked."""
+
+    project: str
+    env: str
+    region: str
+    every: bool  # every config in the config dir
+    cost: bool
+    config_dir: Path
+    outdir: Path
 
 
 def main(argv: list[str]) -> int:
-    from algoinfra import config as cfg
-
-    env = os.environ
     unknown = [a for a in argv if a not in FLAGS]
     if unknown:
-        print(f"main.py: unknown argument {unknown[0]!r} (known: {', '.join(FLAGS)})", file=sys.stderr)
+        print(f"error: main.py: unknown argument {shown(unknown[0])} (known: {', '.join(FLAGS)})", file=sys.stderr)
         return EXIT_BAD_INPUT
-    cost = "--cost" in argv
-    every = "--all-configs" in argv or (cost and not (env.get("Project") or env.get("Env")))
-    config_dir = Path(env.get("INFRA_CONFIG_DIR") or ROOT / "configs")
-    outdir = Path(env.get("CDKTF_OUTDIR") or ROOT / "cdktf.out")
+    from algoinfra import config as cfg
+
     backend = ROOT / "backend.tf.json"
     try:
+        sel = select(os.environ, argv, envs=cfg.ENVS)
+        if not sel.cost:
+            check_outdir(sel.outdir, per_config_dirs=sel.every)
         # Everything is validated before the provider bindings are imported.
-        if every:
-            configs = cfg.load_all(config_dir, backend_path=backend)
+        if sel.every:
+            configs = cfg.load_all(sel.config_dir, backend_path=backend)
         else:
-            project, env_name = env.get("Project") or "project-sample", env.get("Env") or "dev"
-            region = env.get("REGION") or "ap-northeast-1"
-            configs = [cfg.load_project(config_dir, project, env_name, region=region, backend_path=backend)]
+            configs = [cfg.load_project(sel.config_dir, sel.project, sel.env, region=sel.region, backend_path=backend)]
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    # stdout: the cdktf CLI shows the app's stdout, and its stderr only on failure.
+    # With --cost, stdout is the report, so the lines go to stderr.
+    for config in configs:
+        if sel.cost:
+            print(selection_line(config, None), file=sys.stderr, flush=True)
+        else:
+            print(selection_line(config, sel.outdir / config.key if sel.every else sel.outdir), flush=True)
 
     from algoinfra import aws_bindings
 
-    aws_bindings.load(fast=env.get("ALGOINFRA_BINDINGS") != "plain")
+    aws_bindings.load(fast=os.environ.get("ALGOINFRA_BINDINGS") != "plain")
     from algoinfra.synth import synthesize
     from stacks.app import synth_config
 
-    if not cost:
+    if not sel.cost:
         try:
-            synthesize(configs, outdir, build=synth_config, per_config_dirs=every)
+            synthesize(configs, sel.outdir, build=synth_config, per_config_dirs=sel.every)
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -72,6 +116,144 @@ def main(argv: list[str]) -> int:
         text, estimates = cost_report.report(dirs)
     print(text, end="")
     return 1 if any(e.unknown for e in estimates) else 0
+
+
+def selection_line(c: ProjectConfig, outdir: Path | None) -> str:
+    """``synth: project-foo dev ap-northeast-1 account 200000000001 (configs/….yml) -> cdktf.out``:
+    what is about to be built, so a wrong selection is seen before anything happens."""
+    what = f"{c.project} {c.env} {c.region} account {c.account_id} ({shown_path(c.path)})"
+    return f"synth: {what} -> {shown_path(outdir)}" if outdir is not None else f"cost: {what}"
+
+
+def select(environ: Mapping[str, str], argv: list[str], *, envs: tuple[str, ...]) -> Selection:
+    """The selection from the environment, each variable checked; raises :class:`VariableError`."""
+    check_spellings(environ)
+    cost = "--cost" in argv
+    project = environ.get("Project") or DEFAULT_PROJECT
+    env = environ.get("Env") or DEFAULT_ENV
+    region = environ.get("REGION") or DEFAULT_REGION
+    if not (len(project) <= PROJECT_MAX and _project_shape(project)):
+        raise VariableError(
+            "Project",
+            f"must be 'project-' followed by lowercase letters, digits and single hyphens,"
+            f" at most {PROJECT_MAX} characters; got {shown(project)}",
+        )
+    if env not in envs:
+        raise VariableError("Env", f"unknown env {shown(env)}; use one of {', '.join(envs)}")
+    if not _REGION_SHAPE.match(region):
+        raise VariableError("REGION", f"must be an AWS region such as ap-northeast-1, got {shown(region)}")
+    config_dir = Path(environ.get("INFRA_CONFIG_DIR") or ROOT / "configs")
+    check_config_dir(config_dir)
+    outdir = Path(environ.get("CDKTF_OUTDIR") or ROOT / "cdktf.out")
+    every = "--all-configs" in argv or (cost and not (environ.get("Project") or environ.get("Env")))
+    return Selection(project, env, region, every, cost, config_dir, outdir)
+
+
+def _project_shape(project: str) -> bool:
+    # fullmatch: "$" alone would accept a trailing newline.
+    return bool(PROJECT_RE.fullmatch(project))
+
+
+def check_spellings(environ: Mapping[str, str]) -> None:
+    """``PROJECT``, ``ENV``, ``region``… set while the right spelling is not: refused.
+
+    The old runbook wrote ``$ENV``; without this, ``ENV=production`` would
+    silently synthesize the default ``dev``. A wrong spelling next to the right
+    one (``ENV`` set by some other tool, ``Env`` set for us) is left alone.
+    """
+    for name in sorted(environ):
+        for right in VARIABLES:
+            if name != right and name.lower() == right.lower() and environ[name] and not environ.get(right):
+                raise VariableError(
+                    name,
+                    f"is set ({shown(environ[name], 40)}) but this tool reads {right}, and case matters:"
+                    f" set {right} instead (the old runbook wrote $ENV), or set both",
+                )
+
+
+def check_config_dir(config_dir: Path) -> None:
+    try:
+        st = os.stat(config_dir)
+    except OSError as exc:
+        raise VariableError("INFRA_CONFIG_DIR", f"{shown_path(config_dir)}: {os_problem(exc)}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise VariableError("INFRA_CONFIG_DIR", f"{shown_path(config_dir)} is not a directory")
+    if not os.access(config_dir, os.R_OK | os.X_OK):
+        raise VariableError("INFRA_CONFIG_DIR", f"{shown_path(config_dir)}: permission denied")
+
+
+def check_outdir(outdir: Path, *, per_config_dirs: bool) -> None:
+    """Refuse an out dir that synthesis could not fill completely, before anything is built or written.
+
+    Synthesis stages into a temporary dir next to the out dir and then moves
+    files into it: the out dir (or the nearest existing parent) must be a
+    writable directory on a real file system, with room for the names below it.
+    """
+
+    def refuse(message: str) -> VariableError:
+        return VariableError("CDKTF_OUTDIR", f"{shown_path(outdir)}: {message}")
+
+    absolute = Path(os.path.abspath(outdir))
+    if any(len(os.fsencode(part)) > _NAME_MAX for part in absolute.parts):
+        raise refuse(f"a name in the path is longer than {_NAME_MAX} bytes")
+    if len(os.fsencode(absolute.name)) > _NAME_MAX - _STAGING_EXTRA:
+        raise refuse(f"the name is longer than {_NAME_MAX - _STAGING_EXTRA} bytes (synth stages next to it)")
+    if len(os.fsencode(str(absolute))) > _PATH_MAX - _BELOW_OUTDIR:
+        raise refuse(f"the path is longer than {_PATH_MAX - _BELOW_OUTDIR} bytes (the stacks go below it)")
+    real = os.path.realpath(absolute)
+    for kernel in _KERNEL_FILE_SYSTEMS:
+        if real == kernel or real.startswith(kernel + "/"):
+            raise refuse(f"is under {kernel}, a kernel file system, not a place for files")
+    try:
+        st = os.stat(absolute)
+    except (FileNotFoundError, NotADirectoryError):  # a parent that is a file is named below
+        if os.path.lexists(absolute):
+            raise refuse("is a symbolic link to nothing") from None
+        st = None
+    except OSError as exc:
+        raise refuse(os_problem(exc)) from None
+    if st is not None:
+        if not stat.S_ISDIR(st.st_mode):
+            raise refuse("exists and is not a directory")
+        _check_tree(absolute, absolute, depth=4 if per_config_dirs else 3, refuse=refuse)
+    # The staging dir is created next to the out dir, in its nearest existing parent.
+    ancestor = absolute.parent
+    while True:
+        try:
+            st = os.stat(ancestor)
+        except (FileNotFoundError, NotADirectoryError):
+            if ancestor.parent == ancestor:
+                raise refuse("no parent directory exists") from None
+            ancestor = ancestor.parent
+            continue
+        except OSError as exc:
+            raise refuse(f"{shown_path(ancestor)}: {os_problem(exc)}") from None
+        break
+    if not stat.S_ISDIR(st.st_mode):
+        raise refuse(f"{shown_path(ancestor)} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise refuse(f"{shown_path(ancestor)} is not writable")
+
+
+def _check_tree(root: Path, directory: Path, *, depth: int, refuse: Callable[[str], VariableError]) -> None:
+    """Every existing dir synthesis moves files into must be writable (dot dirs such as ``.terraform`` are not
+    touched), and ``stacks`` must be a dir."""
+    where = "" if directory == root else f"{shown_path(directory.relative_to(root))} inside it "
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise refuse(f"{where}is not writable")
+    if depth <= 1:
+        return
+    try:
+        entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in os.scandir(directory)]
+    except OSError as exc:
+        raise refuse(f"{where}cannot be listed: {os_problem(exc)}") from None
+    for name, is_dir in sorted(entries):
+        if name.startswith("."):
+            continue
+        if name == "stacks" and not is_dir:
+            raise refuse(f"{shown_path((directory / name).relative_to(root))} inside it is not a directory")
+        if is_dir:
+            _check_tree(root, directory / name, depth=depth - 1, refuse=refuse)
 
 
 if __name__ == "__main__":

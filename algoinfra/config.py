@@ -13,7 +13,6 @@ fast. Every problem raises :class:`ConfigError` naming the file and the field.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -21,9 +20,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-import yaml
-
 from algoinfra.errors import ConfigError
+from algoinfra.inputs import read_json, read_yaml
 from algoinfra.naming import PROJECT_RE, Names
 
 ENVS = ("dev", "staging", "production")
@@ -305,17 +303,7 @@ def _kind_name(kind: Any) -> str:
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(path, "", f"YAML syntax error: {where}{problem}") from None
+    return read_yaml(path)
 
 
 def _network(sec: _Section, key: str) -> ipaddress.IPv4Network:
@@ -351,13 +339,7 @@ def _account(sec: _Section, key: str) -> str:
 
 
 def load_backend(path: Path) -> Backend:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(path, "", f"JSON syntax error: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    top = _Section(path, "", raw)
+    top = _Section(path, "", read_json(path))
     terraform = top.section("terraform")
     backend = terraform.section("backend")
     s3 = backend.section("s3")
@@ -776,7 +758,7 @@ def _other_vpcs(config_dir: Path, env: str, *, exclude: Path) -> Iterator[tuple[
         if path == exclude:
             continue
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = read_yaml(path)
             if data.get("env") != env:
                 continue
             net = ipaddress.ip_network(data["network"]["vpc_cidr"], strict=True)

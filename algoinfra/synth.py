@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,7 +46,8 @@ def synthesize(
     manifest is moved last, so it never names a missing stack. With
     ``per_config_dirs`` each config goes to ``<outdir>/<project>-<env>/``.
     """
-    say = report or (lambda line: print(line, file=sys.stderr))
+    # stdout: the cdktf CLI shows the app's stdout, and its stderr only on failure.
+    say = report or (lambda line: print(line, flush=True))
     outdir = outdir.absolute()
     outdir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))

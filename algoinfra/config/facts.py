@@ -239,8 +239,8 @@ _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 def git_ref_problem(name: str) -> str | None:
     """Why ``name`` is not a valid branch name (git check-ref-format --branch), or None."""
-    if name == "@":
-        return "'@' alone is not a ref name"
+    if name in ("@", "HEAD"):
+        return f"{name!r} names the current commit, not a branch"
     if name.startswith("-"):
         return "must not start with '-'"
     if bad := _REF_FORBIDDEN.search(name):

@@ -39,14 +39,17 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.:/@+=-]{1,64}$")
 def field_name(loc: tuple[str | int, ...]) -> str:
     """``("network", "subnets", "workload", "ap-northeast-1a")`` -> ``network.subnets.workload.ap-northeast-1a``.
 
-    List positions are left out (the message names the item); keys that are
-    not plain words are quoted and truncated so the line stays one line.
+    List positions are left out (the message names the item; an integer is a
+    position unless pydantic marks it as a mapping key); keys that are not
+    plain words are quoted and truncated so the line stays one line.
     """
     parts: list[str] = []
-    for part in loc:
-        if isinstance(part, int) or part == "[key]":
+    for n, part in enumerate(loc):
+        is_key = n + 1 < len(loc) and loc[n + 1] == "[key]"
+        if part == "[key]" or (isinstance(part, int) and not is_key):
             continue
-        parts.append(part if _PLAIN_KEY.match(part) else echo(part))
+        text = str(part)
+        parts.append(text if _PLAIN_KEY.match(text) else echo(part))
     return ".".join(parts)
 
 

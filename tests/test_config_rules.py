@@ -232,7 +232,7 @@ CASES = [
     Case("backend-encrypt", None, backend("encrypt", False), "terraform.backend.s3.encrypt", "must be true", file="backend"),
     # --- accounts.yml ---
     Case("account-not-listed", both(project("account_id", "210000000001"), accounts("accounts.210000000001", {"name": "new"})), project("account_id", "210000000001"), "account_id", "account 210000000001 is not in accounts.yml"),
-    Case("account-baseline-moved", None, project("account_baseline", {"enabled": False}), "account_baseline", "has moved to configs/accounts.yml"),
+    Case("account-baseline-moved", None, project("account_baseline", {"enabled": False}), "account_baseline", "has moved to configs/accounts.yml", schema=True),
     Case("adopt-secret-without-baseline", accounts("accounts.200000000002.adopt", {"github_token_secret": True, "codebuild_source_credential": True}), accounts(f"accounts.{ACCOUNT}.adopt", {"github_token_secret": True}), f"accounts.{ACCOUNT}.adopt.github_token_secret", "baseline.enabled is false", file="accounts"),
     Case("adopt-credential-not-created", accounts("accounts.200000000002.baseline", {"codebuild_source_credential": False}), both(accounts("accounts.200000000002.baseline", {"codebuild_source_credential": False}), accounts("accounts.200000000002.adopt", {"codebuild_source_credential": True})), "accounts.200000000002.adopt.codebuild_source_credential", "the baseline does not create one", file="accounts"),
     Case("account-name-missing", None, accounts(f"accounts.{ACCOUNT}", {"baseline": {"enabled": False}}), f"accounts.{ACCOUNT}.name", "is required", file="accounts", schema=True),

@@ -26,6 +26,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, mod
 
 from algoinfra.config import facts
 from algoinfra.config.types import (
+    ACCOUNT_ID_SCHEMA,
     AccountId,
     AvailabilityZone,
     Cidr,
@@ -235,6 +236,7 @@ class AccountsFile(Model):
         description="the account holding the state bucket and lock table (backend.tf.json's assume_role must be in it)"
     )
     accounts: Annotated[Mapping[AccountId, AccountSpec], ReadOnly(max_items=1000)] = Field(
+        json_schema_extra={"propertyNames": ACCOUNT_ID_SCHEMA},
         description="every account a project config uses, by quoted 12-digit id",
     )
 
@@ -759,7 +761,7 @@ def _whole_vcpus(value: Any) -> Any:
 
 
 class Job(Model):
-    vcpus: Annotated[int, BeforeValidator(_whole_vcpus), Field(ge=1, le=10000)] = Field(
+    vcpus: Annotated[int, Field(ge=1, le=10000), BeforeValidator(_whole_vcpus)] = Field(
         default=1, description="a whole number, at most `compute.max_vcpus`"
     )
     memory_mib: Annotated[int, Field(ge=128, le=2_000_000)] = Field(default=2048, description="MiB per job")

@@ -112,11 +112,12 @@ def _not_zero_account(value: str) -> str:
     return value
 
 
+ACCOUNT_ID_SCHEMA = {"type": "string", "pattern": r"^[0-9]{12}$", "not": {"const": "000000000000"}}
 AccountId = Annotated[
     str,
     Shape("a quoted 12-digit AWS account id", r"^[0-9]{12}$"),
     AfterValidator(_not_zero_account),
-    WithJsonSchema({"type": "string", "pattern": r"^[0-9]{12}$", "not": {"const": "000000000000"}}),
+    WithJsonSchema(ACCOUNT_ID_SCHEMA),
 ]
 RoleArn = Annotated[
     str,

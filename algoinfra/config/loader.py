@@ -148,6 +148,13 @@ class _Shared:
     platform: Platform
     accounts: Accounts
     _estate: _Estate | None = field(default=None, repr=False)
+    _documents: dict[Path, Any] = field(default_factory=dict, repr=False)
+
+    def read(self, path: Path) -> Any:
+        """A project config's YAML, parsed once per load (the estate check and the config's own load share it)."""
+        if path not in self._documents:
+            self._documents[path] = read_yaml(path)
+        return self._documents[path]
 
     @classmethod
     def load(cls, config_dir: Path, backend_path: Path | None) -> _Shared:
@@ -166,12 +173,12 @@ class _Shared:
     @property
     def estate(self) -> _Estate:
         if self._estate is None:
-            self._estate = _Estate.read(self.config_dir, self.platform)
+            self._estate = _Estate.read(self)
         return self._estate
 
 
 def _load(path: Path, shared: _Shared, *, region: str | None) -> ProjectConfig:
-    spec = _validate(ProjectFile, path, read_yaml(path))
+    spec = _validate(ProjectFile, path, shared.read(path))
 
     stem = path.name.removesuffix(CONFIG_SUFFIX)
     name_env = stem.rpartition("-")[2]
@@ -258,12 +265,13 @@ class _Estate:
     routed: frozenset[int]
 
     @classmethod
-    def read(cls, config_dir: Path, platform: Platform) -> _Estate:
+    def read(cls, shared: _Shared) -> _Estate:
+        platform = shared.platform
         members: dict[str, list[facts.Interval]] = {}
         vpcs: dict[Path, facts.Interval] = {}
         routed: list[facts.Interval] = []
-        for path in list_configs(config_dir):
-            neighbour = _read_neighbour(path)
+        for path in list_configs(shared.config_dir):
+            neighbour = _read_neighbour(path, shared.read(path))
             entry = platform.envs.get(neighbour.env)
             if entry is None:
                 raise ConfigError(
@@ -309,10 +317,10 @@ class _Estate:
         raise ConfigError(config.path, "network.vpc_cidr", message)
 
 
-def _read_neighbour(path: Path) -> _Neighbour:
+def _read_neighbour(path: Path, document: Any) -> _Neighbour:
     """``env`` and ``network.vpc_cidr`` of a config in the dir; a file that has no valid ones is named."""
     try:
-        return _Neighbour.model_validate(read_yaml(path))
+        return _Neighbour.model_validate(document)
     except ValidationError as exc:
         error = to_config_error(path, exc)
         raise ConfigError(path, error.field, f"{error.message} (read by the estate check)") from None

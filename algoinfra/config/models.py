@@ -13,8 +13,6 @@ A model checks everything one file can tell (shapes, bounds, and rules across
 its own fields); the loader checks what needs several files.
 """
 
-from __future__ import annotations
-
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -22,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from algoinfra.config import facts
 from algoinfra.config.types import (
@@ -174,6 +172,10 @@ class BackendFile(Model):
 class Backend(S3Backend):
     """The loaded backend, with the file it came from."""
 
+    # Built by the loader from validated parts (model_construct), never validated
+    # itself: no validator is built for it, which keeps the import fast.
+    model_config = ConfigDict(defer_build=True)
+
     path: Path
 
 
@@ -244,10 +246,16 @@ class AccountsFile(Model):
 class Account(AccountSpec):
     """One account's settings, as the stacks read them."""
 
+    # Built by the loader from validated parts (model_construct), never validated
+    # itself: no validator is built for it, which keeps the import fast.
+    model_config = ConfigDict(defer_build=True)
+
     account_id: str
 
 
 class Accounts(Model):
+    model_config = ConfigDict(defer_build=True)  # built by the loader
+
     path: Path
     state_account_id: str
     accounts: Mapping[str, Account]
@@ -350,6 +358,10 @@ class PlatformFile(Model):
 class PlatformEnv(PlatformEnvSpec):
     """The platform of one env, as the stacks read it."""
 
+    # Built by the loader from validated parts (model_construct), never validated
+    # itself: no validator is built for it, which keeps the import fast.
+    model_config = ConfigDict(defer_build=True)
+
     env: str
     account_name: str
 
@@ -363,6 +375,8 @@ class PlatformEnv(PlatformEnvSpec):
 
 
 class Platform(Model):
+    model_config = ConfigDict(defer_build=True)  # built by the loader
+
     path: Path
     envs: Mapping[str, PlatformEnv]
 
@@ -892,6 +906,10 @@ class ProjectFile(Model):
 
 class ProjectConfig(ProjectFile):
     """One project in one env, with its account, platform and backend: what the stacks read."""
+
+    # Built by the loader from validated parts (model_construct), never validated
+    # itself: no validator is built for it, which keeps the import fast.
+    model_config = ConfigDict(defer_build=True)
 
     path: Path
     account: Account

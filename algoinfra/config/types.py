@@ -25,6 +25,7 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic.config import JsonDict
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
@@ -112,7 +113,7 @@ def _not_zero_account(value: str) -> str:
     return value
 
 
-ACCOUNT_ID_SCHEMA = {"type": "string", "pattern": r"^[0-9]{12}$", "not": {"const": "000000000000"}}
+ACCOUNT_ID_SCHEMA: JsonDict = {"type": "string", "pattern": r"^[0-9]{12}$", "not": {"const": "000000000000"}}
 AccountId = Annotated[
     str,
     Shape("a quoted 12-digit AWS account id", r"^[0-9]{12}$"),

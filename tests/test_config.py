@@ -258,3 +258,10 @@ def test_loaded_collections_are_read_only() -> None:
         c.network.subnets["workload"]["ap-northeast-1a"] = "10.0.0.0/24"  # type: ignore[index]
     with pytest.raises(TypeError):
         c.tags["Owner"] = "me"  # type: ignore[index]
+
+
+def test_sample_backend_reaches_state_through_a_role_in_the_state_account() -> None:
+    backend = cfg.load_backend(BACKEND)
+    accounts = cfg.load_accounts(CONFIG_DIR / cfg.ACCOUNTS_FILE)
+    assert backend.assume_role is not None and backend.profile is None
+    assert backend.assume_role.role_arn.split(":")[4] == accounts.state_account_id

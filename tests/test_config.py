@@ -265,3 +265,28 @@ def test_sample_backend_reaches_state_through_a_role_in_the_state_account() -> N
     accounts = cfg.load_accounts(CONFIG_DIR / cfg.ACCOUNTS_FILE)
     assert backend.assume_role is not None and backend.profile is None
     assert backend.assume_role.role_arn.split(":")[4] == accounts.state_account_id
+
+
+def test_an_empty_config_file_says_so(tmp_path: Path) -> None:
+    d = variant_dir(tmp_path)
+    (d / f"project-sample-dev{cfg.CONFIG_SUFFIX}").write_text("")
+    with pytest.raises(ConfigError) as err:
+        cfg.load_file(d / f"project-sample-dev{cfg.CONFIG_SUFFIX}", backend_path=BACKEND)
+    assert err.value.field == "(top level)" and "the file is empty" in err.value.message
+
+
+def test_a_config_dir_without_accounts_file_points_to_it(tmp_path: Path) -> None:
+    d = variant_dir(tmp_path)
+    (d / cfg.ACCOUNTS_FILE).unlink()
+    with pytest.raises(ConfigError) as err:
+        cfg.load_file(d / f"project-sample-dev{cfg.CONFIG_SUFFIX}", backend_path=BACKEND)
+    assert err.value.path.endswith(cfg.ACCOUNTS_FILE) and "formerly account_baseline" in err.value.message
+
+
+@pytest.mark.parametrize(
+    "project", ["../project-sample", "project-sample/../x", "/etc/passwd", "project-a\nb", "Project-x"]
+)
+def test_project_variable_cannot_leave_the_config_dir(project: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        cfg.load_project(CONFIG_DIR, project, "dev", backend_path=BACKEND)
+    assert err.value.path == "Project" and "\n" not in str(err.value)

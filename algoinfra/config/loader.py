@@ -160,7 +160,15 @@ class _Shared:
     def load(cls, config_dir: Path, backend_path: Path | None) -> _Shared:
         backend = load_backend(backend_path or DEFAULT_BACKEND)
         platform = load_platform(config_dir / PLATFORM_FILE)
-        accounts = load_accounts(config_dir / ACCOUNTS_FILE)
+        accounts_path = config_dir / ACCOUNTS_FILE
+        if not accounts_path.exists() and not accounts_path.is_symlink():
+            raise ConfigError(
+                accounts_path,
+                "",
+                "missing: settings per AWS account (formerly account_baseline in project configs) live here;"
+                " list every project config's account_id (README: Account settings)",
+            )
+        accounts = load_accounts(accounts_path)
         if backend.assume_role is not None and role_account(backend.assume_role.role_arn) != accounts.state_account_id:
             raise ConfigError(
                 backend.path,

@@ -68,6 +68,8 @@ def phrase(error: ErrorDetails) -> str:
         return str(ctx["error"].message)
     if kind in _KINDS:
         if error["input"] is None and kind in ("model_type", "dict_type"):
+            if not error["loc"]:
+                return "must be a mapping, got nothing (the file is empty)"
             return "must be a mapping, got nothing (remove the empty key or give its settings)"
         return f"must be {_KINDS[kind]}{_got(error)}"
     if kind == "literal_error":

@@ -284,7 +284,8 @@ def test_a_config_dir_without_accounts_file_points_to_it(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(
-    "project", ["../project-sample", "project-sample/../x", "/etc/passwd", "project-a\nb", "Project-x"]
+    "project",
+    ["../project-sample", "project-sample/../x", "/etc/passwd", "project-a\nb", "project-sample\n", "Project-x"],
 )
 def test_project_variable_cannot_leave_the_config_dir(project: str) -> None:
     with pytest.raises(ConfigError) as err:

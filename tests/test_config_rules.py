@@ -186,6 +186,8 @@ CASES = [
     # --- tags ---
     Case("tag-characters", project("tags", {"Cost Center": "ml/platform:a+b=c@d_e.f-g", "owner": "山田"}), project("tags", {"Cost#Center": "x"}), "tags.'Cost#Center'", "a tag key is", schema=True),
     Case("tag-value-characters", None, project("tags", {"Owner": "${var.x}"}), "tags.Owner", "a tag value is", schema=True),
+    Case("tag-value-newline", project("tags", {"Owner": ""}), project("tags", {"Owner": "me\n"}), "tags.Owner", "a tag value is"),
+    Case("tag-key-newline", None, project("tags", {"Owner\n": "me"}), "tags.'Owner\\n'", "a tag key is"),
     Case("tag-value-not-string", project("tags", {"CostCenter": "123"}), project("tags", {"CostCenter": 123}), "tags.CostCenter", "must be a string", schema=True),
     Case("tag-value-long", project("tags", {"Owner": "x" * 256}), project("tags", {"Owner": "x" * 257}), "tags.Owner", "at most 256", schema=True),
     Case("tag-key-long", project("tags", {"K" * 128: "x"}), project("tags", {"K" * 129: "x"}), f"tags.{echo('K' * 129)}", "1-128", schema=True),

@@ -115,7 +115,7 @@ def load_project(
     """Load the config selected by ``Project``/``Env``; ``region`` is checked against it."""
     if env not in ENVS:
         raise ConfigError("Env", "", f"unknown env {echo(env)}; use one of {', '.join(ENVS)}")
-    if not PROJECT_RE.match(project) or len(project) > 63:
+    if not PROJECT_RE.fullmatch(project) or len(project) > 63:
         raise ConfigError(
             "Project", "", f"must be 'project-' followed by lowercase letters, digits and hyphens, got {echo(project)}"
         )

@@ -49,7 +49,7 @@ def field_name(loc: tuple[str | int, ...]) -> str:
         if part == "[key]" or (isinstance(part, int) and not is_key):
             continue
         text = str(part)
-        parts.append(text if _PLAIN_KEY.match(text) else echo(part))
+        parts.append(text if _PLAIN_KEY.fullmatch(text) else echo(part))
     return ".".join(parts)
 
 

@@ -388,6 +388,7 @@ class Platform(Model):
 _TAG_CHARS = r"^[\w .:/=+@-]*$"
 _RESERVED_TAGS = facts.case_insensitive_pattern(TOOL_TAGS)
 _AWS_PREFIX = r"^[aA][wW][sS]:"
+_TAG_TEXT = re.compile(_TAG_CHARS.removeprefix("^").removesuffix("$"))  # fullmatch: Python's $ allows a final newline
 
 
 def _check_tags(tags: Mapping[str, str]) -> Mapping[str, str]:
@@ -399,9 +400,9 @@ def _check_tags(tags: Mapping[str, str]) -> Mapping[str, str]:
             )
         if key.lower().startswith("aws:"):
             raise Invalid("tag keys starting with 'aws:' are reserved for AWS", key)
-        if not 1 <= len(key) <= 128 or not re.match(_TAG_CHARS, key):
+        if not 1 <= len(key) <= 128 or not _TAG_TEXT.fullmatch(key):
             raise Invalid("a tag key is 1-128 letters, digits, spaces and _ . : / = + @ -", key)
-        if len(value) > 256 or not re.match(_TAG_CHARS, value):
+        if len(value) > 256 or not _TAG_TEXT.fullmatch(value):
             raise Invalid(
                 f"a tag value is at most 256 letters, digits, spaces and _ . : / = + @ -; got {echo(value)}", key
             )

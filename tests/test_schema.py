@@ -108,7 +108,7 @@ def test_schema_and_loader_agree_on_each_case(case: Case) -> None:
 def test_loader_only_rules_are_listed_in_the_readme() -> None:
     section = (ROOT / "README.md").read_text().split("### Rules only the loader checks", 1)[1].split("\n### ", 1)[0]
     section = " ".join(section.split())
-    for phrase in ("availability zones exist in the region", "interface endpoint", "reserved range", "transit gateway",
+    for phrase in ("availability zones are in the config's region", "interface endpoint", "reserved range", "transit gateway",
                    "`job.vcpus` is at most", "`store.ecr.mutable_tags` covers", "valid git ref name",
                    "listed in `accounts.yml`", "file name matches"):  # fmt: skip
         assert phrase in section, phrase

@@ -291,3 +291,13 @@ def test_project_variable_cannot_leave_the_config_dir(project: str) -> None:
     with pytest.raises(ConfigError) as err:
         cfg.load_project(CONFIG_DIR, project, "dev", backend_path=BACKEND)
     assert err.value.path == "Project" and "\n" not in str(err.value)
+
+
+def test_missing_config_lists_at_most_ten_and_quotes_odd_names(tmp_path: Path) -> None:
+    d = variant_dir(tmp_path)
+    for i in range(12):
+        (d / f"project-x{i:02d}-dev{cfg.CONFIG_SUFFIX}").write_text("")
+    (d / f"project-odd\x1b[31m-dev{cfg.CONFIG_SUFFIX}").write_text("")
+    with pytest.raises(ConfigError) as err:
+        cfg.load_project(d, "project-nope", "dev", backend_path=BACKEND)
+    assert "and 4 more" in err.value.message and "\x1b" not in str(err.value)

@@ -121,7 +121,8 @@ def load_project(
         )
     path = config_path(config_dir, project, env)
     if not path.is_file():
-        existing = ", ".join(p.name for p in list_configs(config_dir)) or "none"
+        names = [_shown(p.name) for p in list_configs(config_dir)]
+        existing = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "") or "none"
         raise ConfigError(path, "", f"no such config (existing configs: {existing})")
     return load_file(path, region=region, backend_path=backend_path)
 
@@ -287,7 +288,7 @@ class _Estate:
                     "env",
                     f"{platform.path.name} has no entry for env {neighbour.env!r} (read by the estate check)",
                 )
-            interval = facts.Interval.of(parse_cidr(neighbour.network.vpc_cidr), path.name)
+            interval = facts.Interval.of(parse_cidr(neighbour.network.vpc_cidr), _shown(path.name))
             vpcs[path] = interval
             members.setdefault(entry.transit_gateway_id, []).append(interval)
         # Envs sharing a gateway may route the same platform CIDRs: each once.
@@ -323,6 +324,11 @@ class _Estate:
                 f" (same transit gateway {tgw}, which silently drops overlapping routes)"
             )
         raise ConfigError(config.path, "network.vpc_cidr", message)
+
+
+def _shown(name: str) -> str:
+    """A file name as it may appear in a message (names in a listing are not ours to trust)."""
+    return name if name.isprintable() and len(name) <= 120 else echo(name)
 
 
 def _read_neighbour(path: Path, document: Any) -> _Neighbour:

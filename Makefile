@@ -7,7 +7,7 @@ CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 STAMPS := .make
 
-.PHONY: synth test setup lint typecheck pytest bench cost snapshot-update lock clean
+.PHONY: synth test setup lint typecheck pytest bench cost schemas snapshot-update lock clean
 
 synth: $(STAMPS)/python $(STAMPS)/node
 	@echo "==> synthesizing $${Project:-project-sample} $${Env:-dev} into $${CDKTF_OUTDIR:-cdktf.out}/ (no AWS credentials needed)"
@@ -42,6 +42,10 @@ bench-refusals: $(STAMPS)/python
 
 cost: $(STAMPS)/python
 	@$(PY) main.py --cost
+
+schemas: $(STAMPS)/python
+	@echo "==> JSON Schemas (schemas/) and the README's config reference, from the config models"
+	@$(PY) -m algoinfra.config.schema
 
 snapshot-update: setup
 	@echo "==> rewriting snapshots: review the diff, every changed logical id is real infrastructure"

@@ -224,6 +224,11 @@ def parse_yaml(text: str, path: Path | str, *, pure_python: bool = False) -> Any
     Events come from libyaml when PyYAML has it (about 15 times faster), else from
     PyYAML's own parser (``pure_python``: the tests check that both agree).
     """
+    tab = text.find("\t")
+    if tab >= 0:
+        # libyaml and PyYAML disagree on tabs inside plain scalars; no config needs one.
+        line, column = text.count("\n", 0, tab) + 1, tab - (text.rfind("\n", 0, tab) + 1) + 1
+        raise ConfigError(path, "", f"line {line}, column {column}: tab character: use spaces in YAML files")
     loader_class = _PureLoader if pure_python or _CLoader is None else _CLoader
     loader = None
     try:

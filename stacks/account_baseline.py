@@ -33,7 +33,7 @@ class AccountBaselineStack(BaseStack):
             recovery_window_in_days=30,
         )
         TerraformOutput(self, "github_token_secret_arn", value=self.github_token.arn)
-        if not config.account_baseline.codebuild_source_credential:
+        if not config.account.baseline.codebuild_source_credential:
             return
         token = DataAwsSecretsmanagerSecretVersion(self, "github_token_value", secret_id=self.github_token.id)
         CodebuildSourceCredential(

@@ -40,7 +40,7 @@ def build_app(config: ProjectConfig, outdir: Path) -> App:
     """Every stack of ``config`` in one app; cross-stack values are typed references."""
     app = App(outdir=str(outdir))
     TerraformStateStack(app, config=config)
-    if config.account_baseline.enabled:
+    if config.account.baseline.enabled:
         AccountBaselineStack(app, config=config)
     store = AlgorithmStoreStack(app, config=config)
     infra = AlgorithmServerInfraStack(app, config=config)

@@ -32,12 +32,21 @@ def variant_dir(
 ) -> Path:
     """A config dir holding the platform file and one sample config, optionally changed."""
     tmp.mkdir(parents=True, exist_ok=True)
-    shutil.copy(CONFIG_DIR / cfg.PLATFORM_FILE, tmp / cfg.PLATFORM_FILE)
+    for shared in (cfg.PLATFORM_FILE, cfg.ACCOUNTS_FILE):
+        shutil.copy(CONFIG_DIR / shared, tmp / shared)
     data = sample_data(key)
     if mutate is not None:
         mutate(data)
     (tmp / f"{key}{cfg.CONFIG_SUFFIX}").write_text(yaml.safe_dump(data, sort_keys=False))
     return tmp
+
+
+def add_account(config_dir: Path, account_id: str, **settings: Any) -> None:
+    """List ``account_id`` in the dir's accounts file (a project config's account must be listed)."""
+    path = config_dir / cfg.ACCOUNTS_FILE
+    accounts = yaml.safe_load(path.read_text())
+    accounts["accounts"][account_id] = {"name": f"test account {account_id}", **settings}
+    path.write_text(yaml.safe_dump(accounts))
 
 
 def load_variant(tmp: Path, key: str = "project-sample-dev", mutate: Callable[[dict[str, Any]], Any] | None = None):

@@ -19,7 +19,7 @@ def default_provider(stack: dict[str, Any]) -> dict[str, Any]:
 def test_every_config_has_every_stack(stacks, sample_configs) -> None:
     for key, by_id in stacks.items():
         expected = (
-            set(STACK_IDS) if sample_configs[key].account_baseline.enabled else set(STACK_IDS) - {"account-baseline"}
+            set(STACK_IDS) if sample_configs[key].account.baseline.enabled else set(STACK_IDS) - {"account-baseline"}
         )
         assert set(by_id) == expected, key
 

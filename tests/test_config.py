@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from algoinfra import config as cfg
 from algoinfra.errors import ConfigError
@@ -33,13 +34,15 @@ def test_sample_loads_into_frozen_typed_config(key: str) -> None:
     assert c.network.vpc_cidr == data["network"]["vpc_cidr"]
     assert c.network.availability_zones == tuple(data["network"]["availability_zones"])
     assert c.platform.env == c.env
-    with pytest.raises(AttributeError):
+    with pytest.raises(ValidationError, match="frozen"):
         c.project = "project-other"  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="frozen"):
+        c.network.vpc_cidr = "10.0.0.0/16"  # type: ignore[misc]
 
 
 def test_defaults_where_the_config_is_silent(tmp_path: Path) -> None:
     def strip(d: dict[str, Any]) -> None:
-        for k in ("store", "compute", "job", "account_baseline"):
+        for k in ("store", "compute", "job", "tags", "adopt"):
             d.pop(k, None)
         d["network"] = {"vpc_cidr": "10.64.0.0/20", "availability_zones": ["ap-northeast-1a"]}
 
@@ -47,11 +50,17 @@ def test_defaults_where_the_config_is_silent(tmp_path: Path) -> None:
     assert c.network.interface_endpoints == cfg.DEFAULT_INTERFACE_ENDPOINTS
     assert c.network.endpoint_availability_zones == ("ap-northeast-1a",)
     assert c.network.flow_logs.destination == "cloud-watch-logs"
+    assert c.network.transit_gateway == cfg.TransitGatewayOptions()
     assert c.store.cors_allowed_origins == ("*",)
     assert c.store.prevent_destroy is False  # dev
-    assert c.store.ecr.image_tag_mutability == "IMMUTABLE" and c.store.ecr.mutable_tags == ()
+    assert c.store.kms_key is False and c.store.kms_key_retained is False
+    assert c.store.ecr.image_tag_mutability == "IMMUTABLE"
+    assert c.store.ecr.mutable_tags == ("latest",)  # job.image_tag, pushed on every build
     assert c.compute.provisioning == "SPOT" and c.compute.image_type == cfg.IMAGE_TYPE_CPU
-    assert c.account_baseline.enabled is True
+    assert c.compute.root_volume_size_gib == 30
+    assert c.job.vcpus == 1 and isinstance(c.job.vcpus, int)
+    assert c.adopt == cfg.ProjectAdopt(data_bucket=False, trigger_bucket=False, ecr_repository=False)
+    assert dict(c.tags) == {}
 
 
 def test_prevent_destroy_defaults_on_outside_dev(tmp_path: Path) -> None:
@@ -103,14 +112,23 @@ BAD = [
     ("unknown-env", _set("env", "qa"), "env", "dev, staging, production"),
     ("project-prefix", _set("project", "sample"), "project", "'project-'"),
     ("project-uppercase", _set("project", "project-Sample"), "project", "lowercase"),
-    ("az-other-region", _set("network.availability_zones", ["us-east-1a"]), "network.availability_zones", "ap-northeast-1"),
+    ("az-other-region", lambda d: d["network"].update(availability_zones=["us-east-1a"], endpoint_availability_zones=["us-east-1a"]), "network.availability_zones", "not an availability zone of ap-northeast-1"),
     ("unknown-top-key", _set("projcet", "x"), "projcet", "unknown key"),
     ("unknown-nested-key", _set("network.vpc_cdir", "10.0.0.0/16"), "network.vpc_cdir", "unknown key"),
-    ("platform-overlap", _set("network.vpc_cidr", "10.0.0.0/20"), "network.vpc_cidr", "overlaps the platform"),
+    ("platform-overlap", _set("network.vpc_cidr", "10.0.0.0/20"), "network.vpc_cidr", "of the platform's routed_cidrs"),
     ("endpoint-az", _set("network.endpoint_availability_zones", ["ap-northeast-1d"]), "network.endpoint_availability_zones", "not in"),
     ("gpu-cpu-image", _set("compute", {"instance_types": ["g5.xlarge"], "image_type": "ECS_AL2023"}), "compute.image_type", "ECS_AL2023_NVIDIA"),
     ("retention", _set("network.flow_logs.retention_days", 42), "network.flow_logs.retention_days", "CloudWatch Logs accepts"),
-    ("number-as-bool", _set("compute.max_vcpus", True), "compute.max_vcpus", "number"),
+    ("number-as-bool", _set("compute.max_vcpus", True), "compute.max_vcpus", "must be an integer, got True"),
+    ("number-as-string", _set("compute.max_vcpus", "16"), "compute.max_vcpus", "must be an integer, got '16'"),
+    ("bool-as-string", _set("compute.on_demand_fallback", "yes"), "compute.on_demand_fallback", "true or false"),
+    ("string-as-number", _set("job.image_tag", 1), "job.image_tag", "an image tag"),
+    ("list-as-string", _set("network.availability_zones", "ap-northeast-1a"), "network.availability_zones", "must be a list"),
+    ("section-as-list", _set("store", ["x"]), "store", "must be a mapping"),
+    ("section-empty", _set("store", None), "store", "got nothing"),
+    ("range-low", _set("store.noncurrent_version_expiration_days", 0), "store.noncurrent_version_expiration_days", "at least 1"),
+    ("range-high", _set("job.retry_attempts", 11), "job.retry_attempts", "at most 10"),
+    ("required", lambda d: d["github"].pop("repository"), "github.repository", "is required"),
     ("kms-choice", _set("store.encryption", "aes"), "store.encryption", "sse-s3, kms"),
     ("github-repo", _set("github.repository", "no-slash"), "github.repository", "owner/name"),
 ]  # fmt: skip
@@ -240,3 +258,46 @@ def test_loaded_collections_are_read_only() -> None:
         c.network.subnets["workload"]["ap-northeast-1a"] = "10.0.0.0/24"  # type: ignore[index]
     with pytest.raises(TypeError):
         c.tags["Owner"] = "me"  # type: ignore[index]
+
+
+def test_sample_backend_reaches_state_through_a_role_in_the_state_account() -> None:
+    backend = cfg.load_backend(BACKEND)
+    accounts = cfg.load_accounts(CONFIG_DIR / cfg.ACCOUNTS_FILE)
+    assert backend.assume_role is not None and backend.profile is None
+    assert backend.assume_role.role_arn.split(":")[4] == accounts.state_account_id
+
+
+def test_an_empty_config_file_says_so(tmp_path: Path) -> None:
+    d = variant_dir(tmp_path)
+    (d / f"project-sample-dev{cfg.CONFIG_SUFFIX}").write_text("")
+    with pytest.raises(ConfigError) as err:
+        cfg.load_file(d / f"project-sample-dev{cfg.CONFIG_SUFFIX}", backend_path=BACKEND)
+    assert err.value.field == "(top level)" and "the file is empty" in err.value.message
+
+
+def test_a_config_dir_without_accounts_file_points_to_it(tmp_path: Path) -> None:
+    d = variant_dir(tmp_path)
+    (d / cfg.ACCOUNTS_FILE).unlink()
+    with pytest.raises(ConfigError) as err:
+        cfg.load_file(d / f"project-sample-dev{cfg.CONFIG_SUFFIX}", backend_path=BACKEND)
+    assert err.value.path.endswith(cfg.ACCOUNTS_FILE) and "formerly account_baseline" in err.value.message
+
+
+@pytest.mark.parametrize(
+    "project",
+    ["../project-sample", "project-sample/../x", "/etc/passwd", "project-a\nb", "project-sample\n", "Project-x"],
+)
+def test_project_variable_cannot_leave_the_config_dir(project: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        cfg.load_project(CONFIG_DIR, project, "dev", backend_path=BACKEND)
+    assert err.value.path == "Project" and "\n" not in str(err.value)
+
+
+def test_missing_config_lists_at_most_ten_and_quotes_odd_names(tmp_path: Path) -> None:
+    d = variant_dir(tmp_path)
+    for i in range(12):
+        (d / f"project-x{i:02d}-dev{cfg.CONFIG_SUFFIX}").write_text("")
+    (d / f"project-odd\x1b[31m-dev{cfg.CONFIG_SUFFIX}").write_text("")
+    with pytest.raises(ConfigError) as err:
+        cfg.load_project(d, "project-nope", "dev", backend_path=BACKEND)
+    assert "and 4 more" in err.value.message and "\x1b" not in str(err.value)

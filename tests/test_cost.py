@@ -19,7 +19,7 @@ def expected_total(c) -> float:
     endpoints = len(c.network.interface_endpoints) * len(c.network.endpoint_availability_zones)
     total = endpoints * ENDPOINT_AZ_HOUR * HOURS + ATTACHMENT_HOUR * HOURS
     total += KMS_MONTH if c.store.kms_key else 0
-    total += SECRET_MONTH if c.account_baseline.enabled else 0
+    total += SECRET_MONTH if c.account.baseline.enabled else 0
     return round(total, 2)
 
 

@@ -9,7 +9,7 @@ import yaml
 
 from algoinfra import config as cfg
 from tests.conftest import synth_one
-from tests.helpers import BACKEND, SAMPLE_KEYS, load_variant, one, resources, variant_dir
+from tests.helpers import BACKEND, SAMPLE_KEYS, add_account, one, resources, variant_dir
 
 STACK = "algorithm-dns"
 
@@ -58,7 +58,8 @@ def test_profile_instead_of_role(tmp_path: Path) -> None:
 
 def test_same_account_needs_no_authorization(tmp_path: Path, sample_configs) -> None:
     platform_account = sample_configs["project-sample-dev"].platform.account_id
-    c = load_variant(tmp_path, mutate=lambda d: d.update(account_id=platform_account))
+    add_account(variant_dir(tmp_path, mutate=lambda d: d.update(account_id=platform_account)), platform_account)
+    c = cfg.load_file(tmp_path / f"project-sample-dev{cfg.CONFIG_SUFFIX}", backend_path=BACKEND)
     stack = synth_one(c, tmp_path / "o")[STACK]
     assert [p for p in stack["provider"]["aws"] if "alias" in p] == []
     assert "aws_route53_vpc_association_authorization" not in stack["resource"]

@@ -97,7 +97,8 @@ def sample_dir(tmp: Path, *, edit: Callable[[Path], None] | None = None) -> Path
     """A config dir with the platform file and the dev sample, as text, then ``edit(dir)``."""
     d = tmp / "configs"
     d.mkdir(parents=True, exist_ok=True)
-    shutil.copy(CONFIG_DIR / cfg.PLATFORM_FILE, d / cfg.PLATFORM_FILE)
+    for name in (cfg.PLATFORM_FILE, cfg.ACCOUNTS_FILE):
+        shutil.copy(CONFIG_DIR / name, d / name)
     shutil.copy(sample_path(SAMPLE), d / SAMPLE_FILE)
     if edit is not None:
         edit(d)
@@ -636,6 +637,16 @@ def test_plain_scalars_yaml_versions_disagree_on_are_refused(tmp_path: Path, sca
     assert inputs.read_yaml(write(tmp_path, f"x:\n  k: '{scalar}'\n")) == {"x": {"k": scalar}}
 
 
+@pytest.mark.parametrize("text", ["a: [x\ty]\n", "a:\tb\n", "a:\n\t- b\n", "# c\tc\na: 1\n", "a: 'x\ty'\n"])
+def test_tabs_are_refused_where_libyaml_and_pyyaml_disagree(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, text)
+    refused(inputs.read_yaml, path, fragment="tab character")
+    for pure in (False, True):
+        with pytest.raises(ConfigError, match=r"line \d+, column \d+: tab character"):
+            inputs.parse_yaml(text, path, pure_python=pure)
+    assert inputs.read_yaml(write(tmp_path, text.replace("\t", " "))) is not None  # good, next to it
+
+
 def test_merge_keys_and_multiple_documents_are_refused(tmp_path: Path) -> None:
     refused(inputs.read_yaml, write(tmp_path, "a: &a {x: 1}\nb:\n  <<: *a\n"), field="b", fragment="merge keys")
     refused(inputs.read_yaml, write(tmp_path, "a: 1\n---\nb: 2\n"), fragment="single document")
@@ -651,7 +662,7 @@ def test_lone_surrogates_are_refused(tmp_path: Path) -> None:
 
 
 def test_syntax_errors_are_one_line_with_line_and_column(tmp_path: Path) -> None:
-    for text in ["a: b: c\n", "a: [1, 2\n", "a:\n\t- 1\n", "a: 'x\n", "- a\nb: 1\n", "a: @x\n", "&a\n&b"]:
+    for text in ["a: b: c\n", "a: [1, 2\n", "a: 'x\n", "- a\nb: 1\n", "a: @x\n", "&a\n&b"]:
         exc = refused(inputs.read_yaml, write(tmp_path, text), field="", fragment="YAML syntax error: line ")
         assert ", column " in exc.message
 
@@ -837,17 +848,14 @@ def test_main_refuses_special_platform_files_without_blocking(tmp_path: Path, ki
 
 
 def test_a_fifo_neighbour_does_not_block_the_estate_check(tmp_path: Path) -> None:
-    """The estate check reads every neighbour: a FIFO among them is passed over, the next one is still read."""
+    """The estate check reads every neighbour: a FIFO among them is named at once, never opened
+    (skipping it would hide an overlap)."""
 
     def edit(d: Path) -> None:
         os.mkfifo(d / f"project-a-dev{cfg.CONFIG_SUFFIX}")
-        text = raw_value("project", "project-b")((d / SAMPLE_FILE).read_text())
-        (d / f"project-b-dev{cfg.CONFIG_SUFFIX}").write_text(text)
 
     configs = sample_dir(tmp_path / "in", edit=edit)
-    refused_by_main(
-        tmp_path, {"INFRA_CONFIG_DIR": str(configs)}, "network.vpc_cidr", f"project-b-dev{cfg.CONFIG_SUFFIX}"
-    )
+    refused_by_main(tmp_path, {"INFRA_CONFIG_DIR": str(configs)}, f"project-a-dev{cfg.CONFIG_SUFFIX}", "FIFO")
 
 
 def test_main_refuses_a_bad_backend_file(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from algoinfra import config as cfg
 from tests.conftest import synth_one
-from tests.helpers import SAMPLE_KEYS, load_variant, one, ref_name, resources
+from tests.helpers import BACKEND, SAMPLE_KEYS, add_account, load_variant, one, ref_name, resources, variant_dir
 
 STACK = "algorithm-server-infra"
 
@@ -91,17 +92,20 @@ def test_transit_gateway_attachment_on_the_attachment_subnets(stacks, sample_con
         assert option not in att
 
 
-def test_transit_gateway_options_when_configured(tmp_path: Path) -> None:
-    c = load_variant(
-        tmp_path,
-        mutate=lambda d: d["network"].update(
-            transit_gateway={
-                "appliance_mode_support": True,
-                "default_route_table_association": False,
-                "default_route_table_propagation": True,
-            }
-        ),
-    )
+def test_transit_gateway_options_when_configured(tmp_path: Path, sample_configs) -> None:
+    # In the gateway owner's account: the attachment itself carries the route table options.
+    platform_account = sample_configs["project-sample-dev"].platform.account_id
+
+    def mutate(d):
+        d["account_id"] = platform_account
+        d["network"]["transit_gateway"] = {
+            "appliance_mode_support": True,
+            "default_route_table_association": False,
+            "default_route_table_propagation": True,
+        }
+
+    add_account(variant_dir(tmp_path, mutate=mutate), platform_account)
+    c = cfg.load_file(tmp_path / f"project-sample-dev{cfg.CONFIG_SUFFIX}", backend_path=BACKEND)
     att = one(synth_one(c, tmp_path / "o")[STACK], "aws_ec2_transit_gateway_vpc_attachment")
     assert att["appliance_mode_support"] == "enable"
     assert att["transit_gateway_default_route_table_association"] is False

@@ -6,11 +6,21 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from algoinfra import config as cfg
 from algoinfra.naming import GITHUB_TOKEN_SECRET_NAME
 from tests.conftest import synth_one
-from tests.helpers import BACKEND, SAMPLE_KEYS, data_sources, load_variant, one, ref_name, resources, variant_dir
+from tests.helpers import (
+    BACKEND,
+    SAMPLE_KEYS,
+    data_sources,
+    one,
+    ref_name,
+    resources,
+    sample_data,
+    variant_dir,
+)
 
 
 def by_bucket(stack, rtype, bucket_ids):
@@ -153,11 +163,11 @@ def test_new_project_follows_the_runbook_names(tmp_path: Path) -> None:
 
 def test_baseline_is_off_where_the_config_says_so(stacks, sample_configs) -> None:
     for key, c in sample_configs.items():
-        assert ("account-baseline" in stacks[key]) is c.account_baseline.enabled
+        assert ("account-baseline" in stacks[key]) is c.account.baseline.enabled
 
 
 def test_baseline_secret_container_and_credential(stacks, sample_configs) -> None:
-    enabled = [k for k, c in sample_configs.items() if c.account_baseline.enabled]
+    enabled = [k for k, c in sample_configs.items() if c.account.baseline.enabled]
     assert enabled, "no sample exercises account-baseline"
     for key in enabled:
         stack = stacks[key]["account-baseline"]
@@ -175,11 +185,12 @@ def test_baseline_secret_container_and_credential(stacks, sample_configs) -> Non
 
 
 def test_baseline_without_credential(tmp_path: Path) -> None:
-    c = load_variant(
-        tmp_path,
-        "project-sample-staging",
-        mutate=lambda d: d.update(account_baseline={"codebuild_source_credential": False}),
-    )
+    d = variant_dir(tmp_path / "configs", "project-sample-staging")
+    accounts = yaml.safe_load((d / cfg.ACCOUNTS_FILE).read_text())
+    account_id = sample_data("project-sample-staging")["account_id"]
+    accounts["accounts"][account_id]["baseline"] = {"codebuild_source_credential": False}
+    (d / cfg.ACCOUNTS_FILE).write_text(yaml.safe_dump(accounts))
+    c = cfg.load_file(d / f"project-sample-staging{cfg.CONFIG_SUFFIX}", backend_path=BACKEND)
     stack = synth_one(c, tmp_path / "out")["account-baseline"]
     assert one(stack, "aws_secretsmanager_secret")["name"] == GITHUB_TOKEN_SECRET_NAME
     assert "aws_codebuild_source_credential" not in stack["resource"]

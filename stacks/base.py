@@ -11,6 +11,10 @@ from algoinfra.naming import account_state_key, state_key
 
 MANAGED_BY = "cdktf:algorithm-server-infra"
 
+# use_lockfile (S3 native locking) needs Terraform 1.10: older ones stop with this
+# requirement instead of "Unsupported argument".
+TERRAFORM_REQUIRED_VERSION = ">= 1.10"
+
 # The bootstrap stack keeps its state in the repo root, not in the out dir
 # (which `rm -rf cdktf.out` clears): cdktf.out/stacks/terraform-state/../../../
 BOOTSTRAP_STATE_PATH = "../../../terraform.terraform-state.tfstate"
@@ -56,6 +60,7 @@ class BaseStack(TerraformStack):
         )
         # cdktf writes the ambiguous "aws"; Terraform and OpenTofu agree on this one.
         self.add_override("terraform.required_providers.aws.source", "hashicorp/aws")
+        self.add_override("terraform.required_version", TERRAFORM_REQUIRED_VERSION)
         if local_state:
             LocalBackend(self, path=BOOTSTRAP_STATE_PATH)
             return

@@ -11,6 +11,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderAssumeRole
 from constructs import Construct
 
 from algoinfra.components.dns import ZoneAssociation
+from algoinfra.components.text import literal
 from algoinfra.config import ProjectConfig
 from stacks.algorithm_server_infra import AlgorithmServerInfraStack
 from stacks.base import BaseStack
@@ -32,7 +33,7 @@ class AlgorithmDnsStack(BaseStack):
                 region=config.region,
                 # Never acts on the project account, whatever the profile says.
                 allowed_account_ids=[platform.account_id],
-                profile=platform.profile,
+                profile=literal(platform.profile) if platform.profile else None,
                 assume_role=[AwsProviderAssumeRole(role_arn=platform.role_arn, session_name=f"{config.key}-dns")]
                 if platform.role_arn
                 else None,

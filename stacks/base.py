@@ -6,6 +6,7 @@ from cdktf import LocalBackend, S3Backend, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
+from algoinfra.components.text import literal_tags
 from algoinfra.config import ProjectConfig
 from algoinfra.naming import account_state_key, state_key
 
@@ -49,7 +50,8 @@ class BaseStack(TerraformStack):
         # The bootstrap serves the whole estate: no project tags either.
         shared = account_wide or local_state
         project_tags = {} if shared else {"Project": config.project, "Env": config.env, **config.tags}
-        self.default_tags = {**project_tags, "ManagedBy": MANAGED_BY}
+        # Tag values are the user's text: literal, or Terraform would read ${...} in them.
+        self.default_tags = literal_tags({**project_tags, "ManagedBy": MANAGED_BY})
         self.provider = AwsProvider(
             self,
             "aws",

@@ -26,6 +26,7 @@ from constructs import Construct
 
 from algoinfra import config as cfg
 from algoinfra.components.iam import ServiceRole, Statement
+from algoinfra.components.text import literal
 from algoinfra.naming import Names
 
 HTTPS = 443
@@ -214,13 +215,16 @@ class FlowLogs(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         if settings.destination == "s3":
+            if not settings.s3_bucket_arn:  # the config refuses this; never a silent fallback
+                raise ValueError("flow logs to s3 need s3_bucket_arn")
             FlowLog(
                 self,
                 "flow_log",
                 vpc_id=vpc_id,
                 traffic_type=settings.traffic_type,
                 log_destination_type="s3",
-                log_destination=settings.s3_bucket_arn,
+                # The ARN may carry a key prefix, which is the user's text.
+                log_destination=literal(settings.s3_bucket_arn),
             )
             return
         group = CloudwatchLogGroup(

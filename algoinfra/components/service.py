@@ -34,6 +34,7 @@ from constructs import Construct
 
 from algoinfra import config as cfg
 from algoinfra.components.iam import ServiceRole, Statement
+from algoinfra.components.text import literal
 from algoinfra.naming import Names
 
 # Not resource-scopable in IAM: the token is for the registry, not a repository.
@@ -50,6 +51,7 @@ LOG_WRITE_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 RETRY_ON_STATUS_REASONS = ("Host EC2*",)
 
 CODEBUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+# Plain shell, as CodeBuild runs it; literal() escapes it for Terraform.
 DEFAULT_BUILDSPEC = """\
 version: 0.2
 phases:
@@ -147,7 +149,8 @@ class AlgorithmJob(Construct):
             resources.append({"type": "GPU", "value": str(job.gpus)})
         container = {
             "image": image,
-            "command": list(job.command),
+            # The user's words: ${...} in them is for the container, not for Terraform.
+            "command": [literal(word) for word in job.command],
             "jobRoleArn": self.job_role.arn,
             "executionRoleArn": self.execution_role.arn,
             "resourceRequirements": resources,
@@ -313,7 +316,7 @@ class ImageBuild(Construct):
                 type="GITHUB",
                 location=f"https://github.com/{github.repository}.git",
                 git_clone_depth=1,
-                buildspec=github.buildspec or DEFAULT_BUILDSPEC,
+                buildspec=literal(github.buildspec or DEFAULT_BUILDSPEC),
             ),
             source_version=github.branch,
             artifacts=CodebuildProjectArtifacts(type="NO_ARTIFACTS"),

@@ -26,7 +26,7 @@ from constructs import Construct
 
 from algoinfra import config as cfg
 from algoinfra.components.iam import ServiceRole, Statement
-from algoinfra.components.text import literal
+from algoinfra.components.text import ec2_description, literal
 from algoinfra.naming import Names
 
 HTTPS = 443
@@ -177,7 +177,7 @@ class Endpoints(Construct):
             self,
             "security_group",
             name=group_name,
-            description="Interface endpoints: HTTPS from the VPC only",
+            description=ec2_description("Interface endpoints: HTTPS from the VPC only"),
             vpc_id=network.vpc_id,
             tags={"Name": group_name},
         )
@@ -186,7 +186,7 @@ class Endpoints(Construct):
             self,
             "https_from_vpc",
             security_group_id=security_group_id,
-            description="HTTPS from the VPC",
+            description=ec2_description("HTTPS from the VPC"),
             ip_protocol="tcp",
             from_port=HTTPS,
             to_port=HTTPS,
@@ -285,7 +285,12 @@ class EgressOnlySecurityGroup(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.security_group = SecurityGroup(
-            self, "security_group", name=name, description=description, vpc_id=vpc_id, tags={"Name": name}
+            self,
+            "security_group",
+            name=name,
+            description=ec2_description(description),
+            vpc_id=vpc_id,
+            tags={"Name": name},
         )
         # (rule id, description, protocol, CIDR, prefix list); protocol "-1" is all traffic.
         rules: list[tuple[str, str, str, str | None, str | None]] = [
@@ -294,7 +299,7 @@ class EgressOnlySecurityGroup(Construct):
         ]
         rules += [(f"all_to_platform_{key(c)}", "To the platform", "-1", c, None) for c in platform.routed_cidrs]
         if platform.egress:
-            rules.append(("https_to_internet", "HTTPS through the platform's egress", "tcp", ANYWHERE, None))
+            rules.append(("https_to_internet", "HTTPS through the platform egress", "tcp", ANYWHERE, None))
         self.id = self.security_group.id
         for rule_id, description, protocol, cidr, prefix_list in rules:
             https = protocol == "tcp"
@@ -302,7 +307,7 @@ class EgressOnlySecurityGroup(Construct):
                 self,
                 rule_id,
                 security_group_id=self.id,
-                description=description,
+                description=ec2_description(description),
                 ip_protocol=protocol,
                 from_port=HTTPS if https else None,
                 to_port=HTTPS if https else None,

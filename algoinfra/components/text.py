@@ -1,8 +1,12 @@
-"""Text that reaches Terraform: always literal."""
+"""Text that reaches Terraform: always literal, and valid where AWS restricts it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+
+# What EC2 accepts in security group and security group rule descriptions.
+_EC2_DESCRIPTION_RE = re.compile(r"^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{0,255}$")
 
 
 def literal(text: str) -> str:
@@ -17,3 +21,15 @@ def literal(text: str) -> str:
 
 def literal_tags(tags: Mapping[str, str]) -> dict[str, str]:
     return {literal(k): literal(v) for k, v in tags.items()}
+
+
+def ec2_description(text: str) -> str:
+    """A security group or rule description, checked against EC2's rules at synth time.
+
+    EC2 refuses anything else on apply, long after review (an apostrophe was enough).
+    """
+    if not _EC2_DESCRIPTION_RE.match(text):
+        bad = sorted({c for c in text if not _EC2_DESCRIPTION_RE.match(c)})
+        detail = f"characters {''.join(bad)!r}" if bad else f"{len(text)} characters (at most 255)"
+        raise ValueError(f"EC2 refuses the description {text!r}: {detail}")
+    return literal(text)

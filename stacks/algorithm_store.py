@@ -28,10 +28,12 @@ class AlgorithmStoreStack(BaseStack):
     def __init__(self, scope: Construct, *, config: ProjectConfig) -> None:
         super().__init__(scope, STACK_ID, config=config)
         names, store = config.names, config.store
+        # Noncurrent object versions outlive a change of encryption: the key is
+        # protected exactly like the buckets it encrypts.
         self.kms_key = (
             ManagedKey(
                 self, "kms_key", alias=names.store_key_alias, account_id=config.account_id,
-                description=f"Buckets and images of {names.base}",
+                description=f"Buckets and images of {names.base}", prevent_destroy=store.prevent_destroy,
             )
             if store.kms_key
             else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
@@ -33,9 +34,26 @@ def key_policy(account_id: str) -> str:
 
 
 class ManagedKey(Construct):
-    """Args: alias (``alias/...``), account_id, description."""
+    """A rotating key, deletable only after 30 days.
 
-    def __init__(self, scope: Construct, construct_id: str, *, alias: str, account_id: str, description: str) -> None:
+    Args:
+        alias: ``alias/...``.
+        account_id: the account that administers and uses the key.
+        description: what the key protects.
+        prevent_destroy: Terraform refuses to destroy (schedule the deletion of)
+            the key, like the buckets whose old object versions need it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        alias: str,
+        account_id: str,
+        description: str,
+        prevent_destroy: bool,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.key = KmsKey(
             self,
@@ -44,6 +62,7 @@ class ManagedKey(Construct):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=key_policy(account_id),
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=prevent_destroy),
         )
         KmsAlias(self, "alias", name=alias, target_key_id=self.key.key_id)
 

@@ -32,6 +32,7 @@ class AlgorithmComputeResourceStack(BaseStack):
             self,
             "batch",
             names=names,
+            arns=self.arns,
             compute=config.compute,
             subnet_ids=infra.network.workload_subnet_ids,
             security_group_ids=[self.security_group.id],

@@ -37,9 +37,9 @@ class AlgorithmServerInfraStack(BaseStack):
             self,
             "flow_logs",
             names=names,
+            arns=self.arns,
             vpc_id=self.network.vpc_id,
             settings=net.flow_logs,
-            account_id=config.account_id,
         )
         # For SageMaker and other workloads placed in the VPC by hand.
         self.workload_security_group = EgressOnlySecurityGroup(

@@ -25,30 +25,22 @@ class AlgorithmServiceStack(BaseStack):
         compute: AlgorithmComputeResourceStack,
     ) -> None:
         super().__init__(scope, STACK_ID, config=config)
-        names = config.names
-        kms_arn = store.kms_key.arn if store.kms_key else None
-        bucket_arns = [store.data_bucket.arn, store.trigger_bucket.arn]
+        names, arns = config.names, self.arns
+        # Store ARNs come from names, not from algorithm-store: only the deploy order remains.
+        self.add_dependency(store)
+        key_alias = names.store_key_alias if config.store.kms_key else None
+        bucket_arns = [arns.bucket(names.data_bucket), arns.bucket(names.trigger_bucket)]
         self.job = AlgorithmJob(
             self,
             "job",
             names=names,
+            arns=arns,
             job=config.job,
-            region=config.region,
-            account_id=config.account_id,
             compute_environment_arns=[env.arn for env in compute.compute.ordered],
-            image=f"{store.repository.url}:{config.job.image_tag}",
             bucket_arns=bucket_arns,
-            repository_arn=store.repository.arn,
-            kms_key_arn=kms_arn,
+            key_alias=key_alias,
         )
-        self.trigger = BatchTrigger(
-            self,
-            "batch_trigger",
-            names=names,
-            account_id=config.account_id,
-            bucket_name=store.trigger_bucket.name,
-            job=self.job,
-        )
+        self.trigger = BatchTrigger(self, "batch_trigger", names=names, arns=arns, job=self.job)
         self.sagemaker_role = ServiceRole(
             self,
             "sagemaker_role",
@@ -56,20 +48,18 @@ class AlgorithmServiceStack(BaseStack):
             service="sagemaker.amazonaws.com",
             source_account=config.account_id,
             policies={
-                "project-buckets": bucket_statements(bucket_arns, kms_arn),
-                "pull-images": pull_statements(store.repository.arn, kms_arn),
+                "project-buckets": bucket_statements(bucket_arns, arns, key_alias),
+                "pull-images": pull_statements(arns.ecr_repository(names.ecr_repository), arns, key_alias),
             },
         )
         self.image_build = ImageBuild(
             self,
             "image_build",
             names=names,
+            arns=arns,
             github=config.github,
-            account_id=config.account_id,
-            repository_url=store.repository.url,
-            repository_arn=store.repository.arn,
             image_tag=config.job.image_tag,
-            kms_key_arn=kms_arn,
+            key_alias=key_alias,
             log_retention_days=config.job.log_retention_days,
         )
         TerraformOutput(self, "job_queue_arn", value=self.job.queue.arn)

@@ -32,7 +32,7 @@ class AlgorithmStoreStack(BaseStack):
         # protected exactly like the buckets it encrypts.
         self.kms_key = (
             ManagedKey(
-                self, "kms_key", alias=names.store_key_alias, account_id=config.account_id,
+                self, "kms_key", alias=names.store_key_alias, arns=self.arns,
                 description=f"Buckets and images of {names.base}", prevent_destroy=store.prevent_destroy,
             )
             if store.kms_key
@@ -44,6 +44,7 @@ class AlgorithmStoreStack(BaseStack):
             self,
             "data_bucket",
             bucket=names.data_bucket,
+            arns=self.arns,
             versioned=True,
             kms_key_arn=kms_arn,
             prevent_destroy=store.prevent_destroy,
@@ -65,6 +66,7 @@ class AlgorithmStoreStack(BaseStack):
             self,
             "trigger_bucket",
             bucket=names.trigger_bucket,
+            arns=self.arns,
             versioned=False,
             kms_key_arn=kms_arn,
             prevent_destroy=store.prevent_destroy,

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from cdktf import LocalBackend, S3Backend, TerraformStack
+import re
+
+from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
 from algoinfra.components.text import literal_tags
 from algoinfra.config import ProjectConfig
-from algoinfra.naming import account_state_key, state_key
+from algoinfra.naming import Arns, account_state_key, state_key
 
 MANAGED_BY = "cdktf:algorithm-server-infra"
 
 # use_lockfile (S3 native locking) needs Terraform 1.10: older ones stop with this
 # requirement instead of "Unsupported argument".
 TERRAFORM_REQUIRED_VERSION = ">= 1.10"
+
+# A cross-stack output whose attribute path names one of these stays sensitive.
+_SECRET_ATTRIBUTE_RE = re.compile(r"secret|password|token|private_key|credential", re.IGNORECASE)
 
 # The bootstrap stack keeps its state in the repo root, not in the out dir
 # (which `rm -rf cdktf.out` clears): cdktf.out/stacks/terraform-state/../../../
@@ -46,6 +51,8 @@ class BaseStack(TerraformStack):
     ) -> None:
         super().__init__(scope, stack_id)
         self.config = config
+        # ARNs of this account and region, built from names (see Arns).
+        self.arns = Arns(region=region or config.region, account_id=config.account_id)
         # An account-wide stack serves every project of the account: no project tags.
         # The bootstrap serves the whole estate: no project tags either.
         shared = account_wide or local_state
@@ -83,3 +90,19 @@ class BaseStack(TerraformStack):
         # cdktf 0.21's S3Backend has no use_lockfile (Terraform >= 1.10 S3 native locking).
         if backend.use_lockfile:
             self.add_override("terraform.backend.s3.use_lockfile", True)
+
+    def register_outgoing_cross_stack_reference(self, identifier: str) -> TerraformOutput:
+        """CDKTF makes every cross-stack output sensitive, and so every value built
+        from one (an IAM policy, an event pattern) reads ``(sensitive value)`` in a
+        plan. What crosses our stacks is ids, names and ARNs: only an attribute that
+        names a secret stays sensitive. (cdktf calls this while it synthesizes.)"""
+        output = super().register_outgoing_cross_stack_reference(identifier)
+        output.sensitive = is_secret_reference(identifier)
+        return output
+
+
+def is_secret_reference(identifier: str) -> bool:
+    """``aws_x.name.attr`` or ``data.aws_x.name.attr``: does the attribute path name a secret?"""
+    parts = identifier.split(".")
+    attribute_path = parts[3:] if parts[0] == "data" else parts[2:]
+    return bool(_SECRET_ATTRIBUTE_RE.search(".".join(attribute_path)))

@@ -7,13 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from algoinfra.components.batch import ECS_INSTANCE_POLICY_ARN
+from algoinfra.components.batch import ECS_INSTANCE_POLICY
 from tests.conftest import synth_one
 from tests.helpers import SAMPLE_KEYS, data_sources, load_variant, one, ref_name, resources
 
 
 def remote(stack_id: str) -> str:
     return f"${{data.terraform_remote_state.cross-stack-reference-input-{stack_id}.outputs."
+
+
+def repository_url(c) -> str:
+    return f"{c.account_id}.dkr.ecr.{c.region}.amazonaws.com/{c.key}-algorithm"
+
+
+def role_arn(c, purpose: str) -> str:
+    return f"arn:aws:iam::{c.account_id}:role/{c.key}-{purpose}"
 
 
 def statements(stack, policy_ref: str):
@@ -58,7 +66,9 @@ def test_compute_environments(stacks, sample_configs, key) -> None:
         assert len(cr["subnets"]) == len(c.network.availability_zones)
         assert all(s.startswith(remote("algorithm-server-infra")) and "subnet_workload" in s for s in cr["subnets"])
         assert ref_name(cr["instance_role"]) in resources(stack, "aws_iam_instance_profile")
-    assert one(stack, "aws_iam_role_policy_attachment")["policy_arn"] == ECS_INSTANCE_POLICY_ARN
+    assert (
+        one(stack, "aws_iam_role_policy_attachment")["policy_arn"] == f"arn:aws:iam::aws:policy/{ECS_INSTANCE_POLICY}"
+    )
 
 
 def test_gpu_samples_use_the_nvidia_image(stacks) -> None:
@@ -109,15 +119,18 @@ def test_job_definition(stacks, sample_configs, key) -> None:
     c, stack = sample_configs[key], stacks[key]["algorithm-service"]
     jd = one(stack, "aws_batch_job_definition")
     props = json.loads(jd["container_properties"])
-    assert props["image"].startswith(remote("algorithm-store")) and props["image"].endswith(
-        f"repository_url}}:{c.job.image_tag}"
-    )
+    # Built from names, not read from algorithm-store: a plan shows it in full.
+    assert props["image"] == f"{repository_url(c)}:{c.job.image_tag}"
     reqs = {r["type"]: r["value"] for r in props["resourceRequirements"]}
     assert float(reqs["VCPU"]) == c.job.vcpus and reqs["MEMORY"] == str(c.job.memory_mib)
     assert reqs.get("GPU") == (str(c.job.gpus) if c.job.gpus else None)
-    roles = {rid: r["name"] for rid, r in resources(stack, "aws_iam_role").items()}
-    assert roles[ref_name(props["jobRoleArn"])] == f"{c.key}-batch-job"
-    assert roles[ref_name(props["executionRoleArn"])] == f"{c.key}-batch-execution"
+    roles = {r["name"]: rid for rid, r in resources(stack, "aws_iam_role").items()}
+    assert props["jobRoleArn"] == role_arn(c, "batch-job") and f"{c.key}-batch-job" in roles
+    assert props["executionRoleArn"] == role_arn(c, "batch-execution") and f"{c.key}-batch-execution" in roles
+    # Named, not referenced: the roles exist before the definition names them.
+    assert sorted(jd["depends_on"]) == sorted(
+        f"aws_iam_role.{roles[f'{c.key}-{p}']}" for p in ("batch-job", "batch-execution")
+    )
     log = props["logConfiguration"]
     assert log["logDriver"] == "awslogs" and log["options"]["awslogs-region"] == c.region
     groups = resources(stack, "aws_cloudwatch_log_group")
@@ -167,14 +180,11 @@ def resources_of(policies):
 def test_policies_are_scoped_to_the_project(stacks, sample_configs, key) -> None:
     c, stack = sample_configs[key], stacks[key]["algorithm-service"]
     roles = role_policies(stack)
-    store = remote("algorithm-store")
-    bucket_arns = {r for r in resources_of(roles[f"{c.key}-batch-job"][1]) if "bucket" in r}
-    assert bucket_arns and all(r.startswith(store) for r in bucket_arns)
-    assert {r.split("outputs.")[1].split("}")[0] for r in bucket_arns} == {
-        r.split("outputs.")[1].split("}")[0]
-        for r in resources_of(roles[f"{c.key}-sagemaker-execution"][1])
-        if "bucket" in r
-    }
+    data, trigger = f"arn:aws:s3:::{c.key}", f"arn:aws:s3:::{c.key}-batch-trigger"
+    for name in (f"{c.key}-batch-job", f"{c.key}-sagemaker-execution"):
+        s3 = {r for r in resources_of(roles[name][1]) if r.startswith("arn:aws:s3:::")}
+        assert s3 == {data, trigger, f"{data}/*", f"{trigger}/*"}, name
+    repository = f"arn:aws:ecr:{c.region}:{c.account_id}:repository/{c.key}-algorithm"
     for name in (f"{c.key}-batch-execution", f"{c.key}-sagemaker-execution", f"{c.key}-codebuild"):
         ecr = [
             st
@@ -182,7 +192,15 @@ def test_policies_are_scoped_to_the_project(stacks, sample_configs, key) -> None
             for st in sts
             if any(a.startswith("ecr:") and a != "ecr:GetAuthorizationToken" for a in st["actions"])
         ]
-        assert ecr and all(r.startswith(store) and "ecr_repository" in r for st in ecr for r in st["resources"])
+        assert ecr and all(st["resources"] == [repository] for st in ecr), name
+    for name, group in (
+        (f"{c.key}-batch-execution", f"/aws/batch/{c.key}"),
+        (f"{c.key}-codebuild", f"/aws/codebuild/{c.key}-algorithm-image"),
+    ):
+        [logs] = [st for sts in roles[name][1].values() for st in sts if st["sid"] == "WriteLogs"]
+        arn = f"arn:aws:logs:{c.region}:{c.account_id}:log-group:{group}"
+        assert logs["resources"] == [arn, f"{arn}:*"], name
+        assert group in {g["name"] for g in resources(stack, "aws_cloudwatch_log_group").values()}
     # "*" only for the one action IAM cannot scope.
     for name, (_, inline) in roles.items():
         for sts in inline.values():
@@ -190,12 +208,10 @@ def test_policies_are_scoped_to_the_project(stacks, sample_configs, key) -> None
                 if "*" in st["resources"]:
                     assert st["actions"] == ["ecr:GetAuthorizationToken"], name
     [submit] = roles[f"{c.key}-events-submit-job"][1]["submit-job"]
-    queue_id = next(iter(resources(stack, "aws_batch_job_queue")))
-    jd_id = next(iter(resources(stack, "aws_batch_job_definition")))
     assert submit["actions"] == ["batch:SubmitJob"]
     assert submit["resources"] == [
-        f"${{aws_batch_job_queue.{queue_id}.arn}}",
-        f"${{aws_batch_job_definition.{jd_id}.arn_prefix}}:*",
+        f"arn:aws:batch:{c.region}:{c.account_id}:job-queue/{c.key}-queue",
+        f"arn:aws:batch:{c.region}:{c.account_id}:job-definition/{c.key}-algorithm:*",
     ]
 
 
@@ -205,8 +221,7 @@ def test_s3_to_eventbridge_to_batch(stacks, sample_configs, key) -> None:
     rule_id, rule = next(iter(resources(stack, "aws_cloudwatch_event_rule").items()))
     pattern = json.loads(rule["event_pattern"])
     assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
-    [bucket] = pattern["detail"]["bucket"]["name"]
-    assert bucket.startswith(remote("algorithm-store")) and "trigger_bucket" in bucket
+    assert pattern["detail"]["bucket"]["name"] == [f"{c.key}-batch-trigger"]
     target = one(stack, "aws_cloudwatch_event_target")
     assert target["rule"] == f"${{aws_cloudwatch_event_rule.{rule_id}.name}}"
     assert ref_name(target["arn"]) == next(iter(resources(stack, "aws_batch_job_queue")))
@@ -232,7 +247,7 @@ def test_image_build(stacks, sample_configs, key) -> None:
     assert project["source_version"] == c.github.branch
     assert project["environment"]["privileged_mode"] is True
     env = {v["name"]: v["value"] for v in project["environment"]["environment_variable"]}
-    assert env["REPOSITORY_URI"].startswith(remote("algorithm-store")) and env["IMAGE_TAG"] == c.job.image_tag
+    assert env["REPOSITORY_URI"] == repository_url(c) and env["IMAGE_TAG"] == c.job.image_tag
     roles = {rid: r["name"] for rid, r in resources(stack, "aws_iam_role").items()}
     assert roles[ref_name(project["service_role"])] == f"{c.key}-codebuild"
     assert "docker push" in project["source"]["buildspec"]
@@ -267,3 +282,29 @@ def test_no_policy_in_any_stack_allows_wildcard_actions(stacks) -> None:
                     "policies are documents, checked above"
                 )
     assert checked > 20
+
+
+def test_store_key_is_used_by_its_alias(stacks, sample_configs) -> None:
+    """The key's ARN is random and lives in algorithm-store; its alias is a name."""
+    checked = 0
+    for key, c in sample_configs.items():
+        if not c.store.kms_key:
+            continue
+        [alias] = resources(stacks[key]["algorithm-store"], "aws_kms_alias").values()
+        assert alias["name"] == f"alias/{c.key}-store"
+        service = stacks[key]["algorithm-service"]
+        for doc in data_sources(service, "aws_iam_policy_document").values():
+            for st in doc["statement"]:
+                if any(a.startswith("kms:") for a in st["actions"]):
+                    assert st["resources"] == [f"arn:aws:kms:{c.region}:{c.account_id}:key/*"]
+                    assert st["condition"] == [
+                        {
+                            "test": "ForAnyValue:StringEquals",
+                            "variable": "kms:ResourceAliases",
+                            "values": [alias["name"]],
+                        }
+                    ]
+                    checked += 1
+        project = one(service, "aws_codebuild_project")
+        assert project["encryption_key"] == f"arn:aws:kms:{c.region}:{c.account_id}:{alias['name']}"
+    assert checked >= 4

@@ -15,10 +15,10 @@ from constructs import Construct
 
 from algoinfra import config as cfg
 from algoinfra.components.iam import ServiceRole
-from algoinfra.naming import Names
+from algoinfra.naming import Arns, Names
 
 # The AWS managed policy for ECS container instances (register with ECS, pull from ECR, logs).
-ECS_INSTANCE_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+ECS_INSTANCE_POLICY = "service-role/AmazonEC2ContainerServiceforEC2Role"
 
 ALLOCATION_STRATEGY = {"SPOT": "SPOT_PRICE_CAPACITY_OPTIMIZED", "EC2": "BEST_FIT_PROGRESSIVE"}
 
@@ -28,6 +28,7 @@ class BatchCompute(Construct):
 
     Args:
         names: the project's names.
+        arns: ARNs of the account and region.
         compute: the compute config.
         subnet_ids: the workload subnets.
         security_group_ids: the instances' security groups.
@@ -39,6 +40,7 @@ class BatchCompute(Construct):
         construct_id: str,
         *,
         names: Names,
+        arns: Arns,
         compute: cfg.Compute,
         subnet_ids: Sequence[str],
         security_group_ids: Sequence[str],
@@ -49,7 +51,7 @@ class BatchCompute(Construct):
             "instance_role",
             name=names.role("batch-instance"),
             service="ec2.amazonaws.com",
-            managed_policy_arns={"ecs_instance": ECS_INSTANCE_POLICY_ARN},
+            managed_policy_arns={"ecs_instance": arns.aws_managed_policy(ECS_INSTANCE_POLICY)},
         )
         self.instance_profile = IamInstanceProfile(
             self, "instance_profile", name=names.role("batch-instance"), role=self.instance_role.role.name

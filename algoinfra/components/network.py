@@ -27,7 +27,7 @@ from constructs import Construct
 from algoinfra import config as cfg
 from algoinfra.components.iam import ServiceRole, Statement
 from algoinfra.components.text import ec2_description, literal
-from algoinfra.naming import Names
+from algoinfra.naming import Arns, Names
 
 HTTPS = 443
 ANYWHERE = "0.0.0.0/0"
@@ -211,7 +211,7 @@ class FlowLogs(Construct):
     """VPC flow logs to CloudWatch Logs (with retention) or to an S3 bucket."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, names: Names, vpc_id: str, settings: cfg.FlowLogs, account_id: str
+        self, scope: Construct, construct_id: str, *, names: Names, arns: Arns, vpc_id: str, settings: cfg.FlowLogs
     ) -> None:
         super().__init__(scope, construct_id)
         if settings.destination == "s3":
@@ -235,13 +235,13 @@ class FlowLogs(Construct):
             "role",
             name=names.role("flow-logs"),
             service="vpc-flow-logs.amazonaws.com",
-            source_account=account_id,
+            source_account=arns.account_id,
             policies={
                 "write-flow-logs": [
                     Statement(
                         sid="WriteFlowLogs",
                         actions=("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
-                        resources=(group.arn, f"{group.arn}:*"),
+                        resources=(arns.log_group(names.flow_log_group), f"{arns.log_group(names.flow_log_group)}:*"),
                     )
                 ]
             },

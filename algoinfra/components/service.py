@@ -1,6 +1,9 @@
 """The algorithm service: job queue and definition, the S3 -> EventBridge -> Batch
 trigger, the SageMaker role and the CodeBuild image build. Every IAM policy
-names its actions and is scoped to this project's resources."""
+names its actions and is scoped to this project's resources.
+
+ARNs and URLs here are built from names (``Arns``), never read from another
+stack: a plan shows every policy, pattern and job definition in full."""
 
 from __future__ import annotations
 
@@ -33,9 +36,9 @@ from cdktf_cdktf_provider_aws.codebuild_project import (
 from constructs import Construct
 
 from algoinfra import config as cfg
-from algoinfra.components.iam import ServiceRole, Statement
+from algoinfra.components.iam import Condition, ServiceRole, Statement
 from algoinfra.components.text import literal
-from algoinfra.naming import Names
+from algoinfra.naming import Arns, Names
 
 # Not resource-scopable in IAM: the token is for the registry, not a repository.
 ECR_AUTH = Statement(sid="EcrLogin", actions=("ecr:GetAuthorizationToken",), resources=("*",))
@@ -70,21 +73,32 @@ phases:
 """
 
 
-def bucket_statements(bucket_arns: Sequence[str], kms_key_arn: str | None) -> list[Statement]:
+def store_key_statement(sid: str, actions: Sequence[str], arns: Arns, key_alias: str) -> Statement:
+    """Use the store's key, named by its alias: the key's ARN is random and lives in
+    algorithm-store, while the alias is a name (``kms:ResourceAliases``)."""
+    return Statement(
+        sid=sid,
+        actions=actions,
+        resources=(arns.kms_keys,),
+        conditions=(Condition("ForAnyValue:StringEquals", "kms:ResourceAliases", (key_alias,)),),
+    )
+
+
+def bucket_statements(bucket_arns: Sequence[str], arns: Arns, key_alias: str | None) -> list[Statement]:
     """Read and write objects of these buckets (and use their key)."""
     out = [
         Statement(sid="ListBuckets", actions=S3_BUCKET_ACTIONS, resources=tuple(bucket_arns)),
         Statement(sid="ReadWriteObjects", actions=S3_OBJECT_ACTIONS, resources=tuple(f"{a}/*" for a in bucket_arns)),
     ]
-    if kms_key_arn:
-        out.append(Statement(sid="UseStoreKey", actions=KMS_DATA_ACTIONS, resources=(kms_key_arn,)))
+    if key_alias:
+        out.append(store_key_statement("UseStoreKey", KMS_DATA_ACTIONS, arns, key_alias))
     return out
 
 
-def pull_statements(repository_arn: str, kms_key_arn: str | None) -> list[Statement]:
+def pull_statements(repository_arn: str, arns: Arns, key_alias: str | None) -> list[Statement]:
     out = [ECR_AUTH, Statement(sid="PullImages", actions=ECR_PULL_ACTIONS, resources=(repository_arn,))]
-    if kms_key_arn:
-        out.append(Statement(sid="DecryptImages", actions=("kms:Decrypt",), resources=(kms_key_arn,)))
+    if key_alias:
+        out.append(store_key_statement("DecryptImages", ("kms:Decrypt",), arns, key_alias))
     return out
 
 
@@ -97,14 +111,11 @@ class AlgorithmJob(Construct):
 
     Args:
         names: the project's names.
+        arns: ARNs of the project's account and region (the awslogs region, the roles' source account).
         job: the job config.
-        region: for the awslogs driver.
-        account_id: trusted source account of the roles.
         compute_environment_arns: in queue order.
-        image: the container image (repository URL and tag).
         bucket_arns: the buckets the job reads and writes.
-        repository_arn: the repository the execution role pulls from.
-        kms_key_arn: the store's key, if any.
+        key_alias: the store key's alias, if the store has a key.
     """
 
     def __init__(
@@ -113,16 +124,14 @@ class AlgorithmJob(Construct):
         construct_id: str,
         *,
         names: Names,
+        arns: Arns,
         job: cfg.Job,
-        region: str,
-        account_id: str,
         compute_environment_arns: Sequence[str],
-        image: str,
         bucket_arns: Sequence[str],
-        repository_arn: str,
-        kms_key_arn: str | None,
+        key_alias: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
+        account_id, repository = arns.account_id, names.ecr_repository
         self.log_group = CloudwatchLogGroup(
             self, "log_group", name=names.job_log_group, retention_in_days=job.log_retention_days
         )
@@ -132,7 +141,7 @@ class AlgorithmJob(Construct):
             name=names.role("batch-job"),
             service="ecs-tasks.amazonaws.com",
             source_account=account_id,
-            policies={"project-buckets": bucket_statements(bucket_arns, kms_key_arn)},
+            policies={"project-buckets": bucket_statements(bucket_arns, arns, key_alias)},
         )
         self.execution_role = ServiceRole(
             self,
@@ -141,24 +150,25 @@ class AlgorithmJob(Construct):
             service="ecs-tasks.amazonaws.com",
             source_account=account_id,
             policies={
-                "pull-and-log": pull_statements(repository_arn, kms_key_arn) + log_statements(self.log_group.arn)
+                "pull-and-log": pull_statements(arns.ecr_repository(repository), arns, key_alias)
+                + log_statements(arns.log_group(names.job_log_group))
             },
         )
         resources = [{"type": "VCPU", "value": _number(job.vcpus)}, {"type": "MEMORY", "value": str(job.memory_mib)}]
         if job.gpus:
             resources.append({"type": "GPU", "value": str(job.gpus)})
         container = {
-            "image": image,
+            "image": f"{arns.ecr_repository_url(repository)}:{job.image_tag}",
             # The user's words: ${...} in them is for the container, not for Terraform.
             "command": [literal(word) for word in job.command],
-            "jobRoleArn": self.job_role.arn,
-            "executionRoleArn": self.execution_role.arn,
+            "jobRoleArn": arns.role(names.role("batch-job")),
+            "executionRoleArn": arns.role(names.role("batch-execution")),
             "resourceRequirements": resources,
             "logConfiguration": {
                 "logDriver": "awslogs",
                 "options": {
                     "awslogs-group": self.log_group.name,
-                    "awslogs-region": region,
+                    "awslogs-region": arns.region,
                     "awslogs-stream-prefix": "algorithm",
                 },
             },
@@ -171,6 +181,8 @@ class AlgorithmJob(Construct):
             platform_capabilities=["EC2"],
             propagate_tags=True,
             container_properties=json.dumps(container, sort_keys=True),
+            # The roles are named above, not referenced: create them first.
+            depends_on=[self.job_role.role, self.execution_role.role],
             parameters={"bucket": "", "key": ""},
             timeout=BatchJobDefinitionTimeout(attempt_duration_seconds=job.timeout_seconds),
             retry_strategy=BatchJobDefinitionRetryStrategy(
@@ -205,15 +217,12 @@ class BatchTrigger(Construct):
     """An object created in the trigger bucket submits a job; bucket and key become job parameters.
 
     Args:
-        names: the project's names.
-        account_id: trusted source account of the events role.
-        bucket_name: the trigger bucket (it sends its events to EventBridge).
+        names: the project's names (the trigger bucket sends its events to EventBridge).
+        arns: ARNs of the project's account and region.
         job: the queue and definition to submit to.
     """
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, names: Names, account_id: str, bucket_name: str, job: AlgorithmJob
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, names: Names, arns: Arns, job: AlgorithmJob) -> None:
         super().__init__(scope, construct_id)
         self.rule = CloudwatchEventRule(
             self,
@@ -224,7 +233,7 @@ class BatchTrigger(Construct):
                 {
                     "source": ["aws.s3"],
                     "detail-type": ["Object Created"],
-                    "detail": {"bucket": {"name": [bucket_name]}},
+                    "detail": {"bucket": {"name": [names.trigger_bucket]}},
                 },
                 sort_keys=True,
             ),
@@ -234,13 +243,13 @@ class BatchTrigger(Construct):
             "role",
             name=names.role("events-submit-job"),
             service="events.amazonaws.com",
-            source_account=account_id,
+            source_account=arns.account_id,
             policies={
                 "submit-job": [
                     Statement(
                         sid="SubmitToThisQueueOnly",
                         actions=("batch:SubmitJob",),
-                        resources=(job.queue.arn, f"{job.definition.arn_prefix}:*"),
+                        resources=(arns.job_queue(names.job_queue), arns.job_definitions(names.job_definition)),
                     )
                 ]
             },
@@ -266,13 +275,11 @@ class ImageBuild(Construct):
     """CodeBuild: build the algorithm image from the project's GitHub repository and push it to ECR.
 
     Args:
-        names: the project's names.
+        names: the project's names (the ECR repository to push to).
+        arns: ARNs of the project's account and region.
         github: repository, branch and buildspec.
-        account_id: trusted source account of the role.
-        repository_url: the ECR repository URL.
-        repository_arn: the ECR repository the role may push to.
         image_tag: the moving tag the job runs.
-        kms_key_arn: the store's key, if any.
+        key_alias: the store key's alias, if the store has a key.
         log_retention_days: of the build log group.
     """
 
@@ -282,28 +289,27 @@ class ImageBuild(Construct):
         construct_id: str,
         *,
         names: Names,
+        arns: Arns,
         github: cfg.GitHub,
-        account_id: str,
-        repository_url: str,
-        repository_arn: str,
         image_tag: str,
-        kms_key_arn: str | None,
+        key_alias: str | None,
         log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = CloudwatchLogGroup(
             self, "log_group", name=names.codebuild_log_group, retention_in_days=log_retention_days
         )
+        repository_arn = arns.ecr_repository(names.ecr_repository)
         push = [Statement(sid="PushImages", actions=ECR_PULL_ACTIONS + ECR_PUSH_ACTIONS, resources=(repository_arn,))]
-        if kms_key_arn:
-            push.append(Statement(sid="EncryptImages", actions=KMS_DATA_ACTIONS, resources=(kms_key_arn,)))
+        if key_alias:
+            push.append(store_key_statement("EncryptImages", KMS_DATA_ACTIONS, arns, key_alias))
         self.role = ServiceRole(
             self,
             "role",
             name=names.role("codebuild"),
             service="codebuild.amazonaws.com",
-            source_account=account_id,
-            policies={"build-and-push": [ECR_AUTH, *push, *log_statements(self.log_group.arn)]},
+            source_account=arns.account_id,
+            policies={"build-and-push": [ECR_AUTH, *push, *log_statements(arns.log_group(names.codebuild_log_group))]},
         )
         self.project = CodebuildProject(
             self,
@@ -326,12 +332,15 @@ class ImageBuild(Construct):
                 image=CODEBUILD_IMAGE,
                 privileged_mode=True,  # docker build needs the Docker daemon
                 environment_variable=[
-                    CodebuildProjectEnvironmentEnvironmentVariable(name="REPOSITORY_URI", value=repository_url),
+                    CodebuildProjectEnvironmentEnvironmentVariable(
+                        name="REPOSITORY_URI", value=arns.ecr_repository_url(names.ecr_repository)
+                    ),
                     CodebuildProjectEnvironmentEnvironmentVariable(name="IMAGE_TAG", value=image_tag),
                 ],
             ),
             logs_config=CodebuildProjectLogsConfig(
                 cloudwatch_logs=CodebuildProjectLogsConfigCloudwatchLogs(group_name=self.log_group.name)
             ),
-            encryption_key=kms_key_arn,
+            # CodeBuild takes the key by its alias.
+            encryption_key=arns.kms_alias(key_alias) if key_alias else None,
         )

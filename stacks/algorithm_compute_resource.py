@@ -1,4 +1,8 @@
-"""algorithm-compute-resource: AWS Batch compute environments (runbook 2.5)."""
+"""algorithm-compute-resource: AWS Batch compute environments and the job queue (runbook 2.5).
+
+The queue is here, with the environments it orders: a replaced environment and
+the queue's update must land in one apply (see ``algoinfra.components.batch``).
+"""
 
 from __future__ import annotations
 
@@ -39,3 +43,4 @@ class AlgorithmComputeResourceStack(BaseStack):
         )
         for kind, environment in self.compute.environments.items():
             TerraformOutput(self, f"compute_environment_{kind.lower()}_arn", value=environment.arn)
+        TerraformOutput(self, "job_queue_arn", value=self.compute.queue.arn)

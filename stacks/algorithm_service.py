@@ -1,4 +1,7 @@
-"""algorithm-service: Batch queue and job, the S3 trigger, SageMaker and CodeBuild (runbook 2.5)."""
+"""algorithm-service: the Batch job, the S3 trigger, SageMaker and CodeBuild (runbook 2.5).
+
+The job queue is in algorithm-compute-resource; the trigger names it.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +29,9 @@ class AlgorithmServiceStack(BaseStack):
     ) -> None:
         super().__init__(scope, STACK_ID, config=config)
         names, arns = config.names, self.arns
-        # Store ARNs come from names, not from algorithm-store: only the deploy order remains.
+        # ARNs come from names, not from these stacks: only the deploy order remains.
         self.add_dependency(store)
+        self.add_dependency(compute)
         key_alias = names.store_key_alias if config.store.kms_key else None
         bucket_arns = [arns.bucket(names.data_bucket), arns.bucket(names.trigger_bucket)]
         self.job = AlgorithmJob(
@@ -36,7 +40,6 @@ class AlgorithmServiceStack(BaseStack):
             names=names,
             arns=arns,
             job=config.job,
-            compute_environment_arns=[env.arn for env in compute.compute.ordered],
             bucket_arns=bucket_arns,
             key_alias=key_alias,
         )
@@ -62,7 +65,6 @@ class AlgorithmServiceStack(BaseStack):
             key_alias=key_alias,
             log_retention_days=config.job.log_retention_days,
         )
-        TerraformOutput(self, "job_queue_arn", value=self.job.queue.arn)
         TerraformOutput(self, "job_definition_arn", value=self.job.definition.arn)
         TerraformOutput(self, "job_role_arn", value=self.job.job_role.arn)
         TerraformOutput(self, "execution_role_arn", value=self.job.execution_role.arn)

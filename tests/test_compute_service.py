@@ -99,19 +99,79 @@ def test_batch_security_group_is_egress_only(stacks, sample_configs, key) -> Non
     assert "0.0.0.0/0" not in by_target  # the sample platforms provide no egress
 
 
-# --- algorithm-service ----------------------------------------------------------
-
-
 @pytest.mark.parametrize("key", SAMPLE_KEYS)
 def test_job_queue_orders_the_compute_environments(stacks, sample_configs, key) -> None:
-    c, stack = sample_configs[key], stacks[key]["algorithm-service"]
+    c, stack = sample_configs[key], stacks[key]["algorithm-compute-resource"]
     queue = one(stack, "aws_batch_job_queue")
     assert queue["name"] == f"{c.key}-queue" and queue["state"] == "ENABLED"
     order = queue["compute_environment_order"]
     assert [o["order"] for o in order] == list(range(1, len(c.compute.kinds) + 1))
+    envs = resources(stack, "aws_batch_compute_environment")
     for o, kind in zip(order, c.compute.kinds, strict=True):
-        assert o["compute_environment"].startswith(remote("algorithm-compute-resource"))
-        assert f"batch_{kind.lower()}_" in o["compute_environment"]
+        env_id = ref_name(o["compute_environment"])
+        assert o["compute_environment"] == f"${{aws_batch_compute_environment.{env_id}.arn}}"
+        assert envs[env_id]["compute_resources"]["type"] == kind
+    assert (
+        stack["output"]["job_queue_arn"]["value"]
+        == f"${{aws_batch_job_queue.{next(iter(resources(stack, 'aws_batch_job_queue')))}.arn}}"
+    )
+
+
+def queues_and_environments(by_id):
+    """stack id -> (queue ids, compute environment ids those queues order, every compute environment id)."""
+    out = {}
+    for stack_id, stack in by_id.items():
+        queues = resources(stack, "aws_batch_job_queue")
+        envs = set(resources(stack, "aws_batch_compute_environment"))
+        ordered = {o["compute_environment"] for q in queues.values() for o in q["compute_environment_order"]}
+        if queues or envs:
+            out[stack_id] = (set(queues), ordered, envs)
+    return out
+
+
+def assert_queue_with_its_environments(by_id) -> None:
+    """One stack holds the queue and every environment it orders, referenced there (one apply changes both)."""
+    [(stack_id, (queues, ordered, envs))] = queues_and_environments(by_id).items()
+    assert stack_id == "algorithm-compute-resource" and len(queues) == 1
+    assert ordered == {f"${{aws_batch_compute_environment.{e}.arn}}" for e in envs}
+
+
+@pytest.mark.parametrize("key", SAMPLE_KEYS)
+def test_queue_and_compute_environments_share_one_stack(stacks, key) -> None:
+    assert_queue_with_its_environments(stacks[key])
+
+
+@pytest.mark.parametrize(
+    ("key", "change"),
+    [
+        ("project-sample-production", {"on_demand_fallback": False}),  # SPOT + EC2 -> SPOT
+        ("project-sample-dev", {"provisioning": "EC2"}),  # SPOT -> EC2
+        ("project-sample-dev", {"on_demand_fallback": True}),  # SPOT -> SPOT + EC2
+    ],
+)
+def test_a_compute_change_lands_in_one_stack(stacks, tmp_path: Path, key, change) -> None:
+    """Removing or replacing an environment changes the queue in the same stack, nothing else."""
+    before = stacks[key]
+    c = load_variant(tmp_path, key, mutate=lambda d: d["compute"].update(change))
+    after = synth_one(c, tmp_path / "o")
+    assert_queue_with_its_environments(after)
+    assert set(after) == set(before)
+    assert [s for s in before if before[s] != after[s]] == ["algorithm-compute-resource"]
+    old, new = before["algorithm-compute-resource"], after["algorithm-compute-resource"]
+
+    def kinds(stack):
+        return {
+            rid: e["compute_resources"]["type"] for rid, e in resources(stack, "aws_batch_compute_environment").items()
+        }
+
+    assert sorted(kinds(new).values()) == sorted(c.compute.kinds) != sorted(kinds(old).values())
+    assert one(new, "aws_batch_job_queue") != one(old, "aws_batch_job_queue")
+    # An environment that stays keeps its logical id: only what changes is created or destroyed.
+    kept = kinds(old).keys() & kinds(new).keys()
+    assert {kinds(new)[k] for k in kept} == set(kinds(old).values()) & set(kinds(new).values())
+
+
+# --- algorithm-service ----------------------------------------------------------
 
 
 @pytest.mark.parametrize("key", SAMPLE_KEYS)
@@ -224,7 +284,9 @@ def test_s3_to_eventbridge_to_batch(stacks, sample_configs, key) -> None:
     assert pattern["detail"]["bucket"]["name"] == [f"{c.key}-batch-trigger"]
     target = one(stack, "aws_cloudwatch_event_target")
     assert target["rule"] == f"${{aws_cloudwatch_event_rule.{rule_id}.name}}"
-    assert ref_name(target["arn"]) == next(iter(resources(stack, "aws_batch_job_queue")))
+    # The queue is in algorithm-compute-resource: named, not referenced.
+    assert target["arn"] == f"arn:aws:batch:{c.region}:{c.account_id}:job-queue/{c.key}-queue"
+    assert "aws_batch_job_queue" not in stack["resource"]
     assert ref_name(target["batch_target"]["job_definition"]) == next(
         iter(resources(stack, "aws_batch_job_definition"))
     )
@@ -257,7 +319,6 @@ def test_image_build(stacks, sample_configs, key) -> None:
 def test_service_outputs(stacks, key) -> None:
     outputs = stacks[key]["algorithm-service"]["output"]
     assert set(outputs) >= {
-        "job_queue_arn",
         "job_definition_arn",
         "job_role_arn",
         "execution_role_arn",

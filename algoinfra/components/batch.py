@@ -1,4 +1,11 @@
-"""AWS Batch compute: the ECS instance role and the managed compute environments."""
+"""AWS Batch compute: the ECS instance role, the managed compute environments and
+the job queue that orders them.
+
+The queue and its environments live in one stack, so one apply replaces an
+environment as create new -> point the queue at it -> delete old. Across two
+stacks the old environment would be deleted first, and AWS refuses that
+("found existing JobQueue relationship").
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from cdktf_cdktf_provider_aws.batch_compute_environment import (
     BatchComputeEnvironmentComputeResources,
     BatchComputeEnvironmentComputeResourcesEc2Configuration,
 )
+from cdktf_cdktf_provider_aws.batch_job_queue import BatchJobQueue, BatchJobQueueComputeEnvironmentOrder
 from cdktf_cdktf_provider_aws.iam_instance_profile import IamInstanceProfile
 from constructs import Construct
 
@@ -24,7 +32,7 @@ ALLOCATION_STRATEGY = {"SPOT": "SPOT_PRICE_CAPACITY_OPTIMIZED", "EC2": "BEST_FIT
 
 
 class BatchCompute(Construct):
-    """Managed compute environments, in job-queue order (spot first, on-demand behind it).
+    """Managed compute environments and the job queue that orders them (spot first, on-demand behind it).
 
     Args:
         names: the project's names.
@@ -87,6 +95,14 @@ class BatchCompute(Construct):
                 depends_on=list(self.instance_role.attachments),
             )
 
-    @property
-    def ordered(self) -> list[BatchComputeEnvironment]:
-        return list(self.environments.values())
+        self.queue = BatchJobQueue(
+            self,
+            "queue",
+            name=names.job_queue,
+            state="ENABLED",
+            priority=1,
+            compute_environment_order=[
+                BatchJobQueueComputeEnvironmentOrder(compute_environment=env.arn, order=i)
+                for i, env in enumerate(self.environments.values(), start=1)
+            ],
+        )

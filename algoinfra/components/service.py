@@ -1,5 +1,6 @@
-"""The algorithm service: job queue and definition, the S3 -> EventBridge -> Batch
-trigger, the SageMaker role and the CodeBuild image build. Every IAM policy
+"""The algorithm service: the job definition, the S3 -> EventBridge -> Batch
+trigger (to the queue in algorithm-compute-resource), the SageMaker role and the
+CodeBuild image build. Every IAM policy
 names its actions and is scoped to this project's resources.
 
 ARNs and URLs here are built from names (``Arns``), never read from another
@@ -16,7 +17,6 @@ from cdktf_cdktf_provider_aws.batch_job_definition import (
     BatchJobDefinitionRetryStrategyEvaluateOnExit,
     BatchJobDefinitionTimeout,
 )
-from cdktf_cdktf_provider_aws.batch_job_queue import BatchJobQueue, BatchJobQueueComputeEnvironmentOrder
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
     CloudwatchEventTarget,
@@ -107,13 +107,12 @@ def log_statements(log_group_arn: str) -> list[Statement]:
 
 
 class AlgorithmJob(Construct):
-    """The job queue and the job definition of the inference container, with its roles and log group.
+    """The job definition of the inference container, with its roles and log group.
 
     Args:
         names: the project's names.
         arns: ARNs of the project's account and region (the awslogs region, the roles' source account).
         job: the job config.
-        compute_environment_arns: in queue order.
         bucket_arns: the buckets the job reads and writes.
         key_alias: the store key's alias, if the store has a key.
     """
@@ -126,7 +125,6 @@ class AlgorithmJob(Construct):
         names: Names,
         arns: Arns,
         job: cfg.Job,
-        compute_environment_arns: Sequence[str],
         bucket_arns: Sequence[str],
         key_alias: str | None,
     ) -> None:
@@ -196,17 +194,6 @@ class AlgorithmJob(Construct):
                 ],
             ),
         )
-        self.queue = BatchJobQueue(
-            self,
-            "queue",
-            name=names.job_queue,
-            state="ENABLED",
-            priority=1,
-            compute_environment_order=[
-                BatchJobQueueComputeEnvironmentOrder(compute_environment=arn, order=i)
-                for i, arn in enumerate(compute_environment_arns, start=1)
-            ],
-        )
 
 
 def _number(value: float) -> str:
@@ -219,7 +206,7 @@ class BatchTrigger(Construct):
     Args:
         names: the project's names (the trigger bucket sends its events to EventBridge).
         arns: ARNs of the project's account and region.
-        job: the queue and definition to submit to.
+        job: the definition to submit (to the project's queue, by name).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, names: Names, arns: Arns, job: AlgorithmJob) -> None:
@@ -259,7 +246,8 @@ class BatchTrigger(Construct):
             "target",
             rule=self.rule.name,
             target_id="submit-batch-job",
-            arn=job.queue.arn,
+            # The queue lives with its compute environments (algorithm-compute-resource).
+            arn=arns.job_queue(names.job_queue),
             role_arn=self.role.arn,
             batch_target=CloudwatchEventTargetBatchTarget(
                 job_definition=job.definition.arn, job_name=names.job_definition

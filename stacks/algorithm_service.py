@@ -33,14 +33,12 @@ class AlgorithmServiceStack(BaseStack):
         self.add_dependency(store)
         self.add_dependency(compute)
         key_alias = names.store_key_alias if config.store.kms_key else None
-        bucket_arns = [arns.bucket(names.data_bucket), arns.bucket(names.trigger_bucket)]
         self.job = AlgorithmJob(
             self,
             "job",
             names=names,
             arns=arns,
             job=config.job,
-            bucket_arns=bucket_arns,
             key_alias=key_alias,
         )
         self.trigger = BatchTrigger(self, "batch_trigger", names=names, arns=arns, job=self.job)
@@ -51,7 +49,10 @@ class AlgorithmServiceStack(BaseStack):
             service="sagemaker.amazonaws.com",
             source_account=config.account_id,
             policies={
-                "project-buckets": bucket_statements(bucket_arns, arns, key_alias),
+                # The inference server may start batch jobs by writing to the trigger bucket.
+                "project-buckets": bucket_statements(
+                    arns, read_write=[names.data_bucket, names.trigger_bucket], key_alias=key_alias
+                ),
                 "pull-images": pull_statements(arns.ecr_repository(names.ecr_repository), arns, key_alias),
             },
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -244,6 +246,7 @@ def test_policies_are_scoped_to_the_project(stacks, sample_configs, key) -> None
     for name in (f"{c.key}-batch-job", f"{c.key}-sagemaker-execution"):
         s3 = {r for r in resources_of(roles[name][1]) if r.startswith("arn:aws:s3:::")}
         assert s3 == {data, trigger, f"{data}/*", f"{trigger}/*"}, name
+    assert not [r for r in resources_of(roles[f"{c.key}-batch-execution"][1]) if r.startswith("arn:aws:s3")]
     repository = f"arn:aws:ecr:{c.region}:{c.account_id}:repository/{c.key}-algorithm"
     for name in (f"{c.key}-batch-execution", f"{c.key}-sagemaker-execution", f"{c.key}-codebuild"):
         ecr = [
@@ -369,3 +372,44 @@ def test_store_key_is_used_by_its_alias(stacks, sample_configs) -> None:
         project = one(service, "aws_codebuild_project")
         assert project["encryption_key"] == f"arn:aws:kms:{c.region}:{c.account_id}:{alias['name']}"
     assert checked >= 4
+
+
+# --- no trigger loop ------------------------------------------------------------------
+
+S3_WRITE = re.compile(r"^(?:\*|s3:\*|s3:Put.*|s3:Delete.*|s3:AbortMultipartUpload|s3:RestoreObject|s3:Replicate.*)$")
+
+
+def grants(statements, actions: re.Pattern[str], arn: str) -> list[str]:
+    """Sids of Allow statements that grant one of ``actions`` on ``arn`` (IAM wildcards in resources honoured)."""
+    return [
+        st["sid"]
+        for st in statements
+        if st.get("effect", "Allow") == "Allow"
+        and any(actions.match(a) for a in st["actions"])
+        and any(fnmatch.fnmatchcase(arn, r) for r in st["resources"])
+    ]
+
+
+def test_grants_sees_writes_through_wildcards() -> None:
+    put = [{"sid": "a", "actions": ["s3:PutObject"], "resources": ["arn:aws:s3:::b/*"]}]
+    star = [{"sid": "b", "actions": ["s3:*"], "resources": ["arn:aws:s3:::*"]}]
+    read = [{"sid": "c", "actions": ["s3:GetObject"], "resources": ["*"]}]
+    assert grants(put, S3_WRITE, "arn:aws:s3:::b/out/x") == ["a"]
+    assert grants(star, S3_WRITE, "arn:aws:s3:::b/x") == ["b"]
+    assert grants(read, S3_WRITE, "arn:aws:s3:::b/x") == []
+
+
+@pytest.mark.parametrize("key", SAMPLE_KEYS)
+def test_a_job_cannot_trigger_itself(stacks, sample_configs, key) -> None:
+    """The rule fires on every object created in the trigger bucket: the job only reads there and writes the data bucket."""
+    c, stack = sample_configs[key], stacks[key]["algorithm-service"]
+    [rule] = resources(stack, "aws_cloudwatch_event_rule").values()
+    [watched] = json.loads(rule["event_pattern"])["detail"]["bucket"]["name"]
+    assert watched == f"{c.key}-batch-trigger"
+    roles = role_policies(stack)
+    for name in (f"{c.key}-batch-job", f"{c.key}-batch-execution"):
+        statements = [st for sts in roles[name][1].values() for st in sts]
+        assert grants(statements, S3_WRITE, f"arn:aws:s3:::{watched}/any/key") == [], name
+    job = [st for sts in roles[f"{c.key}-batch-job"][1].values() for st in sts]
+    assert grants(job, re.compile(r"^s3:GetObject$"), f"arn:aws:s3:::{watched}/input.json")
+    assert grants(job, re.compile(r"^s3:PutObject$"), f"arn:aws:s3:::{c.key}/output/result.json")

@@ -45,6 +45,7 @@ ECR_AUTH = Statement(sid="EcrLogin", actions=("ecr:GetAuthorizationToken",), res
 ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 ECR_PUSH_ACTIONS = ("ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart")
 S3_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject")
+S3_READ_ACTIONS = ("s3:GetObject",)
 S3_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket")
 KMS_DATA_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 LOG_WRITE_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -84,12 +85,27 @@ def store_key_statement(sid: str, actions: Sequence[str], arns: Arns, key_alias:
     )
 
 
-def bucket_statements(bucket_arns: Sequence[str], arns: Arns, key_alias: str | None) -> list[Statement]:
-    """Read and write objects of these buckets (and use their key)."""
+def bucket_statements(
+    arns: Arns, *, read_write: Sequence[str], read_only: Sequence[str] = (), key_alias: str | None
+) -> list[Statement]:
+    """List these buckets, read and write objects of ``read_write``, only read those of ``read_only``
+    (and use the store's key). Arguments are bucket names."""
     out = [
-        Statement(sid="ListBuckets", actions=S3_BUCKET_ACTIONS, resources=tuple(bucket_arns)),
-        Statement(sid="ReadWriteObjects", actions=S3_OBJECT_ACTIONS, resources=tuple(f"{a}/*" for a in bucket_arns)),
+        Statement(
+            sid="ListBuckets",
+            actions=S3_BUCKET_ACTIONS,
+            resources=tuple(arns.bucket(b) for b in (*read_write, *read_only)),
+        ),
+        Statement(
+            sid="ReadWriteObjects", actions=S3_OBJECT_ACTIONS, resources=tuple(arns.objects(b) for b in read_write)
+        ),
     ]
+    if read_only:
+        out.append(
+            Statement(
+                sid="ReadOnlyObjects", actions=S3_READ_ACTIONS, resources=tuple(arns.objects(b) for b in read_only)
+            )
+        )
     if key_alias:
         out.append(store_key_statement("UseStoreKey", KMS_DATA_ACTIONS, arns, key_alias))
     return out
@@ -113,7 +129,6 @@ class AlgorithmJob(Construct):
         names: the project's names.
         arns: ARNs of the project's account and region (the awslogs region, the roles' source account).
         job: the job config.
-        bucket_arns: the buckets the job reads and writes.
         key_alias: the store key's alias, if the store has a key.
     """
 
@@ -125,7 +140,6 @@ class AlgorithmJob(Construct):
         names: Names,
         arns: Arns,
         job: cfg.Job,
-        bucket_arns: Sequence[str],
         key_alias: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -139,7 +153,13 @@ class AlgorithmJob(Construct):
             name=names.role("batch-job"),
             service="ecs-tasks.amazonaws.com",
             source_account=account_id,
-            policies={"project-buckets": bucket_statements(bucket_arns, arns, key_alias)},
+            # Reads its input from the trigger bucket, writes only to the data bucket: an object
+            # created in the trigger bucket starts a job, so a job writing there would start itself.
+            policies={
+                "project-buckets": bucket_statements(
+                    arns, read_write=[names.data_bucket], read_only=[names.trigger_bucket], key_alias=key_alias
+                )
+            },
         )
         self.execution_role = ServiceRole(
             self,

@@ -9,9 +9,17 @@ from cdktf import TerraformOutput
 from constructs import Construct
 
 from algoinfra.components.iam import ServiceRole
-from algoinfra.components.service import AlgorithmJob, BatchTrigger, ImageBuild, bucket_statements, pull_statements
+from algoinfra.components.service import (
+    AlgorithmJob,
+    BatchTrigger,
+    ImageBuild,
+    bucket_statements,
+    pull_statements,
+    sagemaker_vpc_statements,
+)
 from algoinfra.config import ProjectConfig
 from stacks.algorithm_compute_resource import AlgorithmComputeResourceStack
+from stacks.algorithm_server_infra import AlgorithmServerInfraStack
 from stacks.algorithm_store import AlgorithmStoreStack
 from stacks.base import BaseStack
 
@@ -25,6 +33,7 @@ class AlgorithmServiceStack(BaseStack):
         *,
         config: ProjectConfig,
         store: AlgorithmStoreStack,
+        infra: AlgorithmServerInfraStack,
         compute: AlgorithmComputeResourceStack,
     ) -> None:
         super().__init__(scope, STACK_ID, config=config)
@@ -54,6 +63,10 @@ class AlgorithmServiceStack(BaseStack):
                     arns, read_write=[names.data_bucket, names.trigger_bucket], key_alias=key_alias
                 ),
                 "pull-images": pull_statements(arns.ecr_repository(names.ecr_repository), arns, key_alias),
+                # Jobs and endpoints placed in the project's VPC (its workload subnets).
+                "vpc-logs-metrics": sagemaker_vpc_statements(
+                    arns, vpc_id=infra.network.vpc_id, subnet_ids=infra.network.workload_subnet_ids
+                ),
             },
         )
         self.image_build = ImageBuild(

@@ -234,6 +234,18 @@ def test_trust_policies(stacks, sample_configs, key) -> None:
     }
 
 
+# Actions the Service Authorization Reference lists with no resource type.
+UNSCOPABLE_ACTIONS = {
+    "ecr:GetAuthorizationToken",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+    "cloudwatch:PutMetricData",
+}
+
+
 def resources_of(policies):
     return {r for sts in policies.values() for st in sts for r in st["resources"]}
 
@@ -264,12 +276,14 @@ def test_policies_are_scoped_to_the_project(stacks, sample_configs, key) -> None
         arn = f"arn:aws:logs:{c.region}:{c.account_id}:log-group:{group}"
         assert logs["resources"] == [arn, f"{arn}:*"], name
         assert group in {g["name"] for g in resources(stack, "aws_cloudwatch_log_group").values()}
-    # "*" only for the one action IAM cannot scope.
+    # "*" only for actions IAM knows no resource for; PutMetricData scoped by its namespace.
     for name, (_, inline) in roles.items():
         for sts in inline.values():
             for st in sts:
                 if "*" in st["resources"]:
-                    assert st["actions"] == ["ecr:GetAuthorizationToken"], name
+                    assert st["resources"] == ["*"] and set(st["actions"]) <= UNSCOPABLE_ACTIONS, (name, st["sid"])
+                    if "cloudwatch:PutMetricData" in st["actions"]:
+                        assert [c["variable"] for c in st["condition"]] == ["cloudwatch:namespace"]
     [submit] = roles[f"{c.key}-events-submit-job"][1]["submit-job"]
     assert submit["actions"] == ["batch:SubmitJob"]
     assert submit["resources"] == [
@@ -413,3 +427,58 @@ def test_a_job_cannot_trigger_itself(stacks, sample_configs, key) -> None:
     job = [st for sts in roles[f"{c.key}-batch-job"][1].values() for st in sts]
     assert grants(job, re.compile(r"^s3:GetObject$"), f"arn:aws:s3:::{watched}/input.json")
     assert grants(job, re.compile(r"^s3:PutObject$"), f"arn:aws:s3:::{c.key}/output/result.json")
+
+
+# --- SageMaker in the VPC -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", SAMPLE_KEYS)
+def test_sagemaker_can_run_in_the_project_vpc_only(stacks, sample_configs, key) -> None:
+    c, stack = sample_configs[key], stacks[key]["algorithm-service"]
+    [(_, policies)] = [v for name, v in role_policies(stack).items() if name == f"{c.key}-sagemaker-execution"]
+    statements = {st["sid"]: st for st in policies["vpc-logs-metrics"]}
+    ec2 = f"arn:aws:ec2:{c.region}:{c.account_id}"
+    infra = remote("algorithm-server-infra")
+
+    # Everything a job or endpoint with a VPC configuration needs (the list), no wildcard action.
+    granted = {a for st in statements.values() for a in st["actions"]}
+    assert granted >= {
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeDhcpOptions",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "cloudwatch:PutMetricData",
+    }
+    assert not [a for a in granted if "*" in a]
+
+    def condition(st, variable):
+        [values] = [cond["values"] for cond in st["condition"] if cond["variable"] == variable]
+        return values
+
+    enis = statements["NetworkInterfacesInTheProjectSubnets"]
+    assert enis["resources"] == [f"{ec2}:network-interface/*"]
+    [vpc] = condition(enis, "ec2:Vpc")
+    assert vpc.startswith(f"{ec2}:vpc/{infra}") and "aws_vpc" in vpc
+    subnets = condition(enis, "ec2:Subnet")
+    assert len(subnets) == len(c.network.availability_zones)
+    assert all(s.startswith(f"{ec2}:subnet/{infra}") and "subnet_workload" in s for s in subnets)
+    placed = statements["ProjectSubnetsAndSecurityGroups"]
+    assert placed["actions"] == ["ec2:CreateNetworkInterface"]
+    assert placed["resources"] == [*subnets, f"{ec2}:security-group/*"]
+    assert condition(placed, "ec2:Vpc") == [vpc]
+    logs = statements["SageMakerLogs"]
+    assert logs["resources"] == [
+        f"arn:aws:logs:{c.region}:{c.account_id}:log-group:/aws/sagemaker/*",
+        f"arn:aws:logs:{c.region}:{c.account_id}:log-group:/aws/sagemaker/*:log-stream:*",
+    ]
+    metrics = statements["SageMakerMetrics"]
+    assert metrics["condition"] == [
+        {"test": "StringLike", "variable": "cloudwatch:namespace", "values": ["/aws/sagemaker/*"]}
+    ]

@@ -122,6 +122,63 @@ def log_statements(log_group_arn: str) -> list[Statement]:
     return [Statement(sid="WriteLogs", actions=LOG_WRITE_ACTIONS, resources=(log_group_arn, f"{log_group_arn}:*"))]
 
 
+# What SageMaker does with its execution role for a job or endpoint with a VPC configuration.
+ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+)
+# IAM knows no resource for these reads.
+EC2_UNSCOPABLE_ACTIONS = (
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+)
+SAGEMAKER_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents")
+SAGEMAKER_LOG_GROUPS = "/aws/sagemaker/*"
+SAGEMAKER_METRIC_NAMESPACES = "/aws/sagemaker/*"
+
+
+def sagemaker_vpc_statements(arns: Arns, *, vpc_id: str, subnet_ids: Sequence[str]) -> list[Statement]:
+    """Network interfaces in the project's VPC and subnets only, its logs and metrics; nothing else.
+
+    ``ec2:Vpc`` and ``ec2:Subnet`` take ARNs. Network interfaces carry both keys,
+    subnets and security groups only ``ec2:Vpc``: hence two statements.
+    """
+    vpc = (arns.ec2("vpc", vpc_id),)
+    subnets = tuple(arns.ec2("subnet", s) for s in subnet_ids)
+    return [
+        Statement(
+            sid="NetworkInterfacesInTheProjectSubnets",
+            actions=ENI_ACTIONS,
+            resources=(arns.ec2("network-interface"),),
+            conditions=(Condition("StringEquals", "ec2:Vpc", vpc), Condition("StringEquals", "ec2:Subnet", subnets)),
+        ),
+        Statement(
+            sid="ProjectSubnetsAndSecurityGroups",
+            actions=("ec2:CreateNetworkInterface",),
+            resources=(*subnets, arns.ec2("security-group")),
+            conditions=(Condition("StringEquals", "ec2:Vpc", vpc),),
+        ),
+        Statement(sid="DescribeTheNetwork", actions=EC2_UNSCOPABLE_ACTIONS, resources=("*",)),
+        Statement(
+            sid="SageMakerLogs",
+            actions=SAGEMAKER_LOG_ACTIONS,
+            resources=(arns.log_group(SAGEMAKER_LOG_GROUPS), arns.log_streams(SAGEMAKER_LOG_GROUPS)),
+        ),
+        # PutMetricData has no resource; the namespace condition is its scope.
+        Statement(
+            sid="SageMakerMetrics",
+            actions=("cloudwatch:PutMetricData",),
+            resources=("*",),
+            conditions=(Condition("StringLike", "cloudwatch:namespace", (SAGEMAKER_METRIC_NAMESPACES,)),),
+        ),
+    ]
+
+
 class AlgorithmJob(Construct):
     """The job definition of the inference container, with its roles and log group.
 

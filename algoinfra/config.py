@@ -61,6 +61,10 @@ _AMD_GPU_FAMILY_RE = re.compile(r"^g4ad$")
 
 SUBNET_TIERS = ("workload", "attachment")
 
+# Root volumes of Batch hosts: the ECS AMIs' snapshots need 30 GiB; GPU images are large.
+ROOT_VOLUME_GIB = {IMAGE_TYPE_CPU: 30, IMAGE_TYPE_GPU: 100}
+ROOT_VOLUME_GIB_RANGE = (30, 16384)
+
 T = TypeVar("T")
 
 
@@ -158,6 +162,7 @@ class Compute:
     max_vcpus: int
     on_demand_fallback: bool
     image_type: str
+    root_volume_size_gib: int
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -720,8 +725,10 @@ def _compute(sec: _Section) -> Compute:
     image_type = sec.choice("image_type", IMAGE_TYPE_GPU if gpu else IMAGE_TYPE_CPU, (IMAGE_TYPE_CPU, IMAGE_TYPE_GPU))
     if gpu and image_type != IMAGE_TYPE_GPU:
         raise sec.error("image_type", f"GPU instance types need {IMAGE_TYPE_GPU}, got {image_type}")
+    low, high = ROOT_VOLUME_GIB_RANGE
+    root_volume = sec.integer("root_volume_size_gib", ROOT_VOLUME_GIB[image_type], low=low, high=high)
     sec.done()
-    return Compute(provisioning, types, max_vcpus, fallback, image_type)
+    return Compute(provisioning, types, max_vcpus, fallback, image_type, root_volume)
 
 
 def _job(sec: _Section, compute: Compute, store: Store) -> Job:

@@ -15,6 +15,7 @@ _S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ECR_REPO_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _IAM_NAME_RE = re.compile(r"^[\w+=,.@-]+$")
 _BATCH_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_LAUNCH_TEMPLATE_RE = re.compile(r"^[A-Za-z0-9().\-/_]{3,128}$")
 
 # Terraform appends a 26-character unique suffix to a name_prefix.
 TERRAFORM_PREFIX_SUFFIX_LEN = 26
@@ -83,6 +84,10 @@ class Names:
         return f"{self.base}-{kind.lower()}-"
 
     @property
+    def launch_template(self) -> str:
+        return f"{self.base}-batch"
+
+    @property
     def job_queue(self) -> str:
         return f"{self.base}-queue"
 
@@ -129,6 +134,8 @@ class Names:
             prefix = self.compute_environment_prefix(kind)
             if len(prefix) + TERRAFORM_PREFIX_SUFFIX_LEN > 128:
                 out.append(f"derived compute environment prefix '{prefix}' is too long")
+        if not _LAUNCH_TEMPLATE_RE.match(self.launch_template):
+            out.append(f"derived launch template name '{self.launch_template}' is not valid")
         return out
 
 

@@ -482,3 +482,57 @@ def test_sagemaker_can_run_in_the_project_vpc_only(stacks, sample_configs, key) 
     assert metrics["condition"] == [
         {"test": "StringLike", "variable": "cloudwatch:namespace", "values": ["/aws/sagemaker/*"]}
     ]
+
+
+# --- launch template: instance metadata and root volume --------------------------------
+
+
+@pytest.mark.parametrize("key", SAMPLE_KEYS)
+def test_every_compute_environment_uses_the_launch_template(stacks, sample_configs, key) -> None:
+    c, stack = sample_configs[key], stacks[key]["algorithm-compute-resource"]
+    [(lt_id, lt)] = resources(stack, "aws_launch_template").items()
+    assert lt["name"] == f"{c.key}-batch"
+    # IMDSv2 only, one hop: containers cannot reach the instance role's credentials.
+    assert lt["metadata_options"] == {
+        "http_endpoint": "enabled",
+        "http_tokens": "required",
+        "http_put_response_hop_limit": 1,
+    }
+    assert lt["block_device_mappings"] == [
+        {
+            "device_name": "/dev/xvda",
+            "ebs": {
+                "delete_on_termination": "true",
+                "encrypted": "true",
+                "volume_size": c.compute.root_volume_size_gib,
+                "volume_type": "gp3",
+            },
+        }
+    ]
+    assert "image_id" not in lt  # the AMI stays Batch's pinned ECS image type
+    envs = resources(stack, "aws_batch_compute_environment").values()
+    assert envs
+    for env in envs:
+        cr = env["compute_resources"]
+        # The template's current version number, never "$Latest" (which Batch resolves only once).
+        assert cr["launch_template"] == {
+            "launch_template_id": f"${{aws_launch_template.{lt_id}.id}}",
+            "version": f"${{aws_launch_template.{lt_id}.latest_version}}",
+        }
+        assert cr["ec2_configuration"] == [{"image_type": c.compute.image_type}]
+
+
+def test_root_volume_defaults_follow_the_image_type(sample_configs) -> None:
+    sizes = {c.compute.image_type: c.compute.root_volume_size_gib for c in sample_configs.values()}
+    assert sizes == {"ECS_AL2023": 30, "ECS_AL2023_NVIDIA": 100}
+
+
+def test_root_volume_size_is_configurable_and_bounded(tmp_path: Path) -> None:
+    from algoinfra.errors import ConfigError
+
+    c = load_variant(tmp_path / "ok", mutate=lambda d: d["compute"].update(root_volume_size_gib=250))
+    stack = synth_one(c, tmp_path / "o")["algorithm-compute-resource"]
+    assert one(stack, "aws_launch_template")["block_device_mappings"][0]["ebs"]["volume_size"] == 250
+    for bad in (29, 16385, "100"):
+        with pytest.raises(ConfigError, match=r"compute\.root_volume_size_gib"):
+            load_variant(tmp_path / str(bad), mutate=lambda d, bad=bad: d["compute"].update(root_volume_size_gib=bad))

@@ -99,6 +99,8 @@ class PlatformEnv:
     private_hosted_zone_id: str
     role_arn: str | None
     profile: str | None
+    # false: the gateway's owner does not auto-accept shared attachments; algorithm-server-infra accepts ours.
+    transit_gateway_auto_accept: bool = True
 
 
 @dataclass(frozen=True)
@@ -420,6 +422,7 @@ def _platform_env(sec: _Section, env: str) -> PlatformEnv:
             if a.overlaps(b):
                 raise sec.error("routed_cidrs", f"{a} and {b} overlap")
     egress = sec.flag("egress", False)
+    auto_accept = sec.flag("transit_gateway_auto_accept", True)
     zone = sec.text("private_hosted_zone_id", required=True)
     if not _ZONE_RE.match(zone):
         raise sec.error("private_hosted_zone_id", f"not a Route 53 hosted zone id: {zone!r}")
@@ -436,7 +439,9 @@ def _platform_env(sec: _Section, env: str) -> PlatformEnv:
             raise access.error("role_arn", f"role is in account {m.group(1)}, not the platform account {account_id}")
     access.done()
     sec.done()
-    return PlatformEnv(env, account_id, account_name, region, tgw, tuple(routed), egress, zone, role_arn, profile)
+    return PlatformEnv(
+        env, account_id, account_name, region, tgw, tuple(routed), egress, zone, role_arn, profile, auto_accept
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -26,6 +26,8 @@ FREE_WHILE_IDLE = frozenset(
         "aws_batch_job_definition", "aws_batch_job_queue", "aws_cloudwatch_event_rule", "aws_cloudwatch_event_target",
         "aws_codebuild_project", "aws_codebuild_source_credential", "aws_default_security_group",
         "aws_dynamodb_table", "aws_ecr_lifecycle_policy", "aws_ecr_repository",
+        # The attachment is priced once, on the project's side.
+        "aws_ec2_transit_gateway_vpc_attachment_accepter",
         "aws_flow_log", "aws_iam_instance_profile", "aws_iam_role", "aws_iam_role_policy",
         "aws_iam_role_policy_attachment", "aws_kms_alias", "aws_launch_template", "aws_route",
         "aws_route53_vpc_association_authorization", "aws_route53_zone_association", "aws_route_table",

@@ -16,12 +16,16 @@ _ECR_REPO_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-]
 _IAM_NAME_RE = re.compile(r"^[\w+=,.@-]+$")
 _BATCH_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _LAUNCH_TEMPLATE_RE = re.compile(r"^[A-Za-z0-9().\-/_]{3,128}$")
+_SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$")
 
 # Terraform appends a 26-character unique suffix to a name_prefix.
 TERRAFORM_PREFIX_SUFFIX_LEN = 26
 
 # GitHub token secret: the name the runbook's account preparation uses.
 GITHUB_TOKEN_SECRET_NAME = "GITHUB_PERSONAL_ACCESS_TOKEN"
+
+# Purposes of the platform provider's role sessions (algorithm-dns, algorithm-server-infra).
+PLATFORM_SESSION_PURPOSES = ("dns", "tgw")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,10 @@ class Names:
         "events-submit-job",
         "codebuild",
     )
+
+    def platform_session_name(self, purpose: str) -> str:
+        """The role session name of the platform provider (``dns``, ``tgw``): CloudTrail names the project."""
+        return f"{self.base}-{purpose}"
 
     # --- algorithm-compute-resource / algorithm-service ------------------
     def compute_environment_prefix(self, kind: str) -> str:
@@ -136,6 +144,10 @@ class Names:
                 out.append(f"derived compute environment prefix '{prefix}' is too long")
         if not _LAUNCH_TEMPLATE_RE.match(self.launch_template):
             out.append(f"derived launch template name '{self.launch_template}' is not valid")
+        for purpose in PLATFORM_SESSION_PURPOSES:
+            session = self.platform_session_name(purpose)
+            if not _SESSION_NAME_RE.match(session):
+                out.append(f"derived role session name '{session}' must be at most 64 characters")
         return out
 
 

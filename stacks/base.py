@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderAssumeRole, AwsProviderDefaultTags
 from constructs import Construct
 
-from algoinfra.components.text import literal_tags
+from algoinfra.components.text import literal, literal_tags
 from algoinfra.config import ProjectConfig
 from algoinfra.naming import Arns, account_state_key, state_key
 
@@ -17,6 +17,9 @@ MANAGED_BY = "cdktf:algorithm-server-infra"
 # use_lockfile (S3 native locking) needs Terraform 1.10: older ones stop with this
 # requirement instead of "Unsupported argument".
 TERRAFORM_REQUIRED_VERSION = ">= 1.10"
+
+# The aliased provider of the platform account (algorithm-dns, algorithm-server-infra).
+PLATFORM_ALIAS = "platform"
 
 # A cross-stack output whose attribute path names one of these stays sensitive.
 _SECRET_ATTRIBUTE_RE = re.compile(r"secret|password|token|private_key|credential", re.IGNORECASE)
@@ -99,6 +102,35 @@ class BaseStack(TerraformStack):
         output = super().register_outgoing_cross_stack_reference(identifier)
         output.sensitive = is_secret_reference(identifier)
         return output
+
+    def add_platform_provider(self, *, purpose: str) -> AwsProvider | None:
+        """The aliased provider of the env's platform account, or ``None`` when the
+        project lives in that account (nothing to reach across then). It assumes the
+        platform's role (or uses its profile) and is pinned to the platform account,
+        so it never acts on the project account, whatever the profile says.
+
+        Args:
+            purpose: one of ``PLATFORM_SESSION_PURPOSES`` (the role session name says it).
+        """
+        config, platform = self.config, self.config.platform
+        if platform.account_id == config.account_id:
+            return None
+        return AwsProvider(
+            self,
+            "aws_platform",
+            alias=PLATFORM_ALIAS,
+            region=config.region,
+            allowed_account_ids=[platform.account_id],
+            profile=literal(platform.profile) if platform.profile else None,
+            assume_role=[
+                AwsProviderAssumeRole(
+                    role_arn=platform.role_arn, session_name=config.names.platform_session_name(purpose)
+                )
+            ]
+            if platform.role_arn
+            else None,
+            default_tags=[AwsProviderDefaultTags(tags=self.default_tags)],
+        )
 
 
 def is_secret_reference(identifier: str) -> bool:

@@ -321,3 +321,81 @@ def test_every_description_follows_ec2_rules_in_every_combination(
     rules = {rid for _, rid, _ in found}
     assert any("https_to_internet" in r for r in rules) is egress
     assert sum("all_to_platform" in r for r in rules) == 2 * len(routed)  # batch and workload groups
+
+
+# --- transit gateway acceptance --------------------------------------------------------
+
+
+def platform_variant(tmp_path: Path, mutate=None, **platform_env):
+    """project-sample-dev with its platform env changed."""
+    d = variant_dir(tmp_path / "c", mutate=mutate)
+    platform = yaml.safe_load((d / cfg.PLATFORM_FILE).read_text())
+    platform["environments"]["dev"].update(platform_env)
+    (d / cfg.PLATFORM_FILE).write_text(yaml.safe_dump(platform))
+    return cfg.load_file(d / f"project-sample-dev{cfg.CONFIG_SUFFIX}", backend_path=BACKEND)
+
+
+def aliased(stack):
+    return [p for p in stack["provider"]["aws"] if "alias" in p]
+
+
+@pytest.mark.parametrize("key", SAMPLE_KEYS)
+def test_no_accepter_when_the_platform_auto_accepts(stacks, sample_configs, key) -> None:
+    assert sample_configs[key].platform.transit_gateway_auto_accept is True  # the default
+    stack = stacks[key][STACK]
+    assert aliased(stack) == []
+    assert "aws_ec2_transit_gateway_vpc_attachment_accepter" not in stack["resource"]
+
+
+def test_the_platform_accepts_the_attachment_when_it_does_not_auto_accept(tmp_path: Path) -> None:
+    options = {"appliance_mode_support": True, "default_route_table_association": False}
+    c = platform_variant(
+        tmp_path, mutate=lambda d: d["network"].update(transit_gateway=options), transit_gateway_auto_accept=False
+    )
+    by_id = synth_one(c, tmp_path / "o")
+    stack = by_id[STACK]
+    [provider] = aliased(stack)
+    assert provider["alias"] == "platform" and provider["allowed_account_ids"] == [c.platform.account_id]
+    assert provider["assume_role"] == [{"role_arn": c.platform.role_arn, "session_name": f"{c.key}-tgw"}]
+    [(att_id, att)] = resources(stack, "aws_ec2_transit_gateway_vpc_attachment").items()
+    [(acc_id, acc)] = resources(stack, "aws_ec2_transit_gateway_vpc_attachment_accepter").items()
+    assert acc["provider"] == "aws.platform" and "provider" not in att
+    assert acc["transit_gateway_attachment_id"] == f"${{aws_ec2_transit_gateway_vpc_attachment.{att_id}.id}}"
+    # Route table options belong to the owner's side; appliance mode stays the requester's.
+    assert acc["transit_gateway_default_route_table_association"] is False
+    assert "transit_gateway_default_route_table_propagation" not in acc
+    assert not [k for k in att if k.startswith("transit_gateway_default_route_table")]
+    assert att["appliance_mode_support"] == "enable"
+    routes = resources(stack, "aws_route").values()
+    assert routes
+    for route in routes:
+        assert route["depends_on"] == [
+            f"aws_ec2_transit_gateway_vpc_attachment.{att_id}",
+            f"aws_ec2_transit_gateway_vpc_attachment_accepter.{acc_id}",
+        ]
+    # One helper builds the platform provider: DNS and the accepter differ only in the session name.
+    [dns_provider] = aliased(by_id["algorithm-dns"])
+    assert {**dns_provider, "assume_role": None} == {**provider, "assume_role": None}
+    assert dns_provider["assume_role"][0]["session_name"] == f"{c.key}-dns"
+
+
+def test_accepter_with_a_profile(tmp_path: Path) -> None:
+    c = platform_variant(tmp_path, transit_gateway_auto_accept=False, access={"profile": "aces-platform-dev"})
+    [provider] = aliased(synth_one(c, tmp_path / "o")[STACK])
+    assert provider["profile"] == "aces-platform-dev" and "assume_role" not in provider
+
+
+def test_no_accepter_in_the_platform_account_itself(tmp_path: Path, sample_configs) -> None:
+    """An attachment in the gateway's own account is accepted by AWS: nothing to reach across."""
+    account = sample_configs["project-sample-dev"].platform.account_id
+    c = platform_variant(tmp_path, mutate=lambda d: d.update(account_id=account), transit_gateway_auto_accept=False)
+    stack = synth_one(c, tmp_path / "o")[STACK]
+    assert aliased(stack) == []
+    assert "aws_ec2_transit_gateway_vpc_attachment_accepter" not in stack["resource"]
+
+
+def test_auto_accept_must_be_a_flag(tmp_path: Path) -> None:
+    from algoinfra.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"environments\.dev\.transit_gateway_auto_accept"):
+        platform_variant(tmp_path, transit_gateway_auto_accept="no")

@@ -101,7 +101,8 @@ def test_the_check_follows_references_to_a_sensitive_value() -> None:
 
 
 def more_configs(tmp: Path) -> dict[str, cfg.ProjectConfig]:
-    """Configs the samples do not cover: another project, kms with platform egress, defaults."""
+    """Configs the samples do not cover: another project with kms and platform egress; a production
+    project with store and job defaults whose platform does not auto-accept attachments."""
 
     def staging_kms(d: dict[str, Any]) -> None:
         d["project"] = "project-other"
@@ -114,14 +115,14 @@ def more_configs(tmp: Path) -> dict[str, cfg.ProjectConfig]:
         d["compute"] = {"provisioning": "EC2"}
 
     out = {}
-    for key, mutate, egress in (
-        ("project-sample-staging", staging_kms, True),
-        ("project-sample-production", production_defaults, False),
+    for key, mutate, egress, auto_accept in (
+        ("project-sample-staging", staging_kms, True, True),
+        ("project-sample-production", production_defaults, False, False),
     ):
         d = variant_dir(tmp / key, key, mutate)
         platform = yaml.safe_load((d / cfg.PLATFORM_FILE).read_text())
         for env in platform["environments"].values():
-            env["egress"] = egress
+            env.update(egress=egress, transit_gateway_auto_accept=auto_accept)
         (d / cfg.PLATFORM_FILE).write_text(yaml.safe_dump(platform))
         [path] = cfg.list_configs(d)
         if key == "project-sample-staging":
@@ -131,7 +132,9 @@ def more_configs(tmp: Path) -> dict[str, cfg.ProjectConfig]:
 
 
 def test_plans_stay_readable_beyond_the_samples(tmp_path: Path) -> None:
-    for key, c in more_configs(tmp_path).items():
+    configs = more_configs(tmp_path)
+    assert not configs["project-sample-production"].platform.transit_gateway_auto_accept
+    for key, c in configs.items():
         by_id = synth_one(c, tmp_path / "out" / key)
         assert reviewed_problems(by_id) == {}, key
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cdktf import TerraformProvider
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.ec2_transit_gateway_vpc_attachment import Ec2TransitGatewayVpcAttachment
+from cdktf_cdktf_provider_aws.ec2_transit_gateway_vpc_attachment_accepter import (
+    Ec2TransitGatewayVpcAttachmentAccepter,
+)
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
 from cdktf_cdktf_provider_aws.route import Route
 from cdktf_cdktf_provider_aws.route_table import RouteTable
@@ -43,16 +47,25 @@ def _on_off(value: bool | None) -> str | None:
 
 
 class Network(Construct):
-    """VPC, subnets, route tables and the transit gateway attachment.
+    """VPC, subnets, route tables and the transit gateway attachment (and its acceptance).
 
     Args:
         names: the project's names.
         network: the network config.
         platform: the platform of this env (transit gateway, routed CIDRs).
+        accepter: the gateway owner's provider, when the owner does not auto-accept
+            shared attachments: the attachment is accepted through it.
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, names: Names, network: cfg.Network, platform: cfg.PlatformEnv
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: Names,
+        network: cfg.Network,
+        platform: cfg.PlatformEnv,
+        accepter: TerraformProvider | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.cidr = network.vpc_cidr
@@ -104,6 +117,12 @@ class Network(Construct):
         self.route_table_ids = route_table_ids
 
         tgw = network.transit_gateway
+        # The gateway's route table options belong to whoever accepts the attachment:
+        # the accepter below when there is one, the attachment otherwise.
+        route_table_options = {
+            "transit_gateway_default_route_table_association": tgw.default_route_table_association,
+            "transit_gateway_default_route_table_propagation": tgw.default_route_table_propagation,
+        }
         self.attachment = Ec2TransitGatewayVpcAttachment(
             self,
             "transit_gateway_attachment",
@@ -113,10 +132,22 @@ class Network(Construct):
             dns_support="enable",
             appliance_mode_support=_on_off(tgw.appliance_mode_support),
             # On a shared gateway the owner decides these; unset unless configured.
-            transit_gateway_default_route_table_association=tgw.default_route_table_association,
-            transit_gateway_default_route_table_propagation=tgw.default_route_table_propagation,
+            **({} if accepter else route_table_options),
             tags={"Name": names.base},
         )
+        self.accepter: Ec2TransitGatewayVpcAttachmentAccepter | None = None
+        if accepter is not None:
+            # The owner does not auto-accept: the attachment waits in pendingAcceptance
+            # until the owner's account accepts it, and routes to it fail until then.
+            self.accepter = Ec2TransitGatewayVpcAttachmentAccepter(
+                self,
+                "transit_gateway_attachment_accepter",
+                provider=accepter,
+                transit_gateway_attachment_id=self.attachment.id,
+                **route_table_options,
+                tags={"Name": names.base},
+            )
+        ready = [self.attachment] if self.accepter is None else [self.attachment, self.accepter]
         # Attaching a VPC adds no VPC-side routes: one route per table and destination.
         destinations = list(platform.routed_cidrs) + ([ANYWHERE] if platform.egress else [])
         for az, table_id in self.route_table_ids["workload"].items():
@@ -127,7 +158,7 @@ class Network(Construct):
                     route_table_id=table_id,
                     destination_cidr_block=destination,
                     transit_gateway_id=platform.transit_gateway_id,
-                    depends_on=[self.attachment],
+                    depends_on=ready,
                 )
 
     @property

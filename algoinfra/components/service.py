@@ -44,6 +44,8 @@ from algoinfra.naming import Arns, Names
 ECR_AUTH = Statement(sid="EcrLogin", actions=("ecr:GetAuthorizationToken",), resources=("*",))
 ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 ECR_PUSH_ACTIONS = ("ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart")
+# The default buildspec asks whether a commit's tag is already there before pushing it.
+ECR_DESCRIBE_IMAGES = ("ecr:DescribeImages",)
 S3_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject")
 S3_READ_ACTIONS = ("s3:GetObject",)
 S3_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket")
@@ -69,7 +71,14 @@ phases:
       - docker tag "$REPOSITORY_URI:$CODEBUILD_RESOLVED_SOURCE_VERSION" "$REPOSITORY_URI:$IMAGE_TAG"
   post_build:
     commands:
-      - docker push "$REPOSITORY_URI:$CODEBUILD_RESOLVED_SOURCE_VERSION"
+      # Commit tags are immutable: rebuilding a commit pushes the new build as $IMAGE_TAG only.
+      - |
+        if aws ecr describe-images --repository-name "$REPOSITORY_NAME" \
+            --image-ids imageTag="$CODEBUILD_RESOLVED_SOURCE_VERSION" >/dev/null 2>&1; then
+          echo "$CODEBUILD_RESOLVED_SOURCE_VERSION is already in $REPOSITORY_NAME: pushing $IMAGE_TAG only"
+        else
+          docker push "$REPOSITORY_URI:$CODEBUILD_RESOLVED_SOURCE_VERSION"
+        fi
       - docker push "$REPOSITORY_URI:$IMAGE_TAG"
 """
 
@@ -365,7 +374,13 @@ class ImageBuild(Construct):
             self, "log_group", name=names.codebuild_log_group, retention_in_days=log_retention_days
         )
         repository_arn = arns.ecr_repository(names.ecr_repository)
-        push = [Statement(sid="PushImages", actions=ECR_PULL_ACTIONS + ECR_PUSH_ACTIONS, resources=(repository_arn,))]
+        push = [
+            Statement(
+                sid="PushImages",
+                actions=ECR_PULL_ACTIONS + ECR_PUSH_ACTIONS + ECR_DESCRIBE_IMAGES,
+                resources=(repository_arn,),
+            )
+        ]
         if key_alias:
             push.append(store_key_statement("EncryptImages", KMS_DATA_ACTIONS, arns, key_alias))
         self.role = ServiceRole(
@@ -400,6 +415,7 @@ class ImageBuild(Construct):
                     CodebuildProjectEnvironmentEnvironmentVariable(
                         name="REPOSITORY_URI", value=arns.ecr_repository_url(names.ecr_repository)
                     ),
+                    CodebuildProjectEnvironmentEnvironmentVariable(name="REPOSITORY_NAME", value=names.ecr_repository),
                     CodebuildProjectEnvironmentEnvironmentVariable(name="IMAGE_TAG", value=image_tag),
                 ],
             ),

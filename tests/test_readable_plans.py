@@ -18,6 +18,7 @@ from stacks.app import STACK_IDS
 from stacks.base import BaseStack, is_secret_reference
 from tests.conftest import synth_one
 from tests.helpers import BACKEND, SAMPLE_KEYS, load_sample, variant_dir, walk_strings
+from tests.test_literal_text import stack_problems
 
 REF = re.compile(
     r"\$\{(?:data\.terraform_remote_state\.cross-stack-reference-input-(?P<stack>[a-z0-9-]+)"
@@ -137,6 +138,7 @@ def test_plans_stay_readable_beyond_the_samples(tmp_path: Path) -> None:
     for key, c in configs.items():
         by_id = synth_one(c, tmp_path / "out" / key)
         assert reviewed_problems(by_id) == {}, key
+        assert stack_problems(by_id) == {}, key  # and every string literal or a reference
 
 
 # --- cross-stack outputs -----------------------------------------------------------

@@ -15,12 +15,17 @@ _S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ECR_REPO_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _IAM_NAME_RE = re.compile(r"^[\w+=,.@-]+$")
 _BATCH_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_LAUNCH_TEMPLATE_RE = re.compile(r"^[A-Za-z0-9().\-/_]{3,128}$")
+_SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$")
 
 # Terraform appends a 26-character unique suffix to a name_prefix.
 TERRAFORM_PREFIX_SUFFIX_LEN = 26
 
 # GitHub token secret: the name the runbook's account preparation uses.
 GITHUB_TOKEN_SECRET_NAME = "GITHUB_PERSONAL_ACCESS_TOKEN"
+
+# Purposes of the platform provider's role sessions (algorithm-dns, algorithm-server-infra).
+PLATFORM_SESSION_PURPOSES = ("dns", "tgw")
 
 
 @dataclass(frozen=True)
@@ -78,9 +83,17 @@ class Names:
         "codebuild",
     )
 
+    def platform_session_name(self, purpose: str) -> str:
+        """The role session name of the platform provider (``dns``, ``tgw``): CloudTrail names the project."""
+        return f"{self.base}-{purpose}"
+
     # --- algorithm-compute-resource / algorithm-service ------------------
     def compute_environment_prefix(self, kind: str) -> str:
         return f"{self.base}-{kind.lower()}-"
+
+    @property
+    def launch_template(self) -> str:
+        return f"{self.base}-batch"
 
     @property
     def job_queue(self) -> str:
@@ -129,6 +142,12 @@ class Names:
             prefix = self.compute_environment_prefix(kind)
             if len(prefix) + TERRAFORM_PREFIX_SUFFIX_LEN > 128:
                 out.append(f"derived compute environment prefix '{prefix}' is too long")
+        if not _LAUNCH_TEMPLATE_RE.match(self.launch_template):
+            out.append(f"derived launch template name '{self.launch_template}' is not valid")
+        for purpose in PLATFORM_SESSION_PURPOSES:
+            session = self.platform_session_name(purpose)
+            if not _SESSION_NAME_RE.match(session):
+                out.append(f"derived role session name '{session}' must be at most 64 characters")
         return out
 
 
@@ -144,3 +163,91 @@ def state_key(*, project: str, env: str, region: str, stack: str) -> str:
 def account_state_key(*, account_id: str, region: str, stack: str) -> str:
     """State key of an account-wide stack: one per account and region."""
     return f"{STATE_KEY_PREFIX}/accounts/{account_id}/{region}/{stack}.tfstate"
+
+
+def partition(region: str) -> str:
+    """The AWS partition of a region (``aws``, ``aws-cn``, ``aws-us-gov``)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+@dataclass(frozen=True)
+class Arns:
+    """ARNs and URLs that AWS defines from names, in one account and region.
+
+    Built from names, they are known when Terraform plans (a reviewer reads
+    them in full) and need no value from another stack: CDKTF's cross-stack
+    values would be ``(sensitive value)`` in a plan otherwise.
+    """
+
+    region: str
+    account_id: str
+
+    @property
+    def partition(self) -> str:
+        return partition(self.region)
+
+    @property
+    def dns_suffix(self) -> str:
+        return "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com"
+
+    def _regional(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
+
+    # --- S3 (global names: no region or account in the ARN) ----------------
+    def bucket(self, name: str) -> str:
+        return f"arn:{self.partition}:s3:::{name}"
+
+    def objects(self, bucket: str, prefix: str = "") -> str:
+        return f"{self.bucket(bucket)}/{prefix}*"
+
+    # --- ECR ------------------------------------------------------------------
+    def ecr_repository(self, name: str) -> str:
+        return self._regional("ecr", f"repository/{name}")
+
+    def ecr_repository_url(self, name: str) -> str:
+        return f"{self.account_id}.dkr.ecr.{self.region}.{self.dns_suffix}/{name}"
+
+    # --- CloudWatch Logs ------------------------------------------------------
+    def log_group(self, name: str) -> str:
+        return self._regional("logs", f"log-group:{name}")
+
+    def log_streams(self, group: str) -> str:
+        return f"{self.log_group(group)}:log-stream:*"
+
+    # --- Batch ----------------------------------------------------------------
+    def job_queue(self, name: str) -> str:
+        return self._regional("batch", f"job-queue/{name}")
+
+    def job_definitions(self, name: str) -> str:
+        """Every revision of a job definition."""
+        return self._regional("batch", f"job-definition/{name}:*")
+
+    # --- IAM (global: no region) ----------------------------------------------
+    def role(self, name: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{name}"
+
+    @property
+    def account_root(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:root"
+
+    def aws_managed_policy(self, path: str) -> str:
+        return f"arn:{self.partition}:iam::aws:policy/{path}"
+
+    # --- KMS ------------------------------------------------------------------
+    @property
+    def kms_keys(self) -> str:
+        """Every key of the account and region: narrow it with ``kms:ResourceAliases``."""
+        return self._regional("kms", "key/*")
+
+    def kms_alias(self, alias: str) -> str:
+        """``alias/...`` as an ARN."""
+        return self._regional("kms", alias)
+
+    # --- EC2 (ids come from the network stack) --------------------------------
+    def ec2(self, resource_type: str, resource_id: str = "*") -> str:
+        """``vpc``, ``subnet``, ``security-group``, ``network-interface``..."""
+        return self._regional("ec2", f"{resource_type}/{resource_id}")

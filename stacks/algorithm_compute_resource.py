@@ -1,4 +1,8 @@
-"""algorithm-compute-resource: AWS Batch compute environments (runbook 2.5)."""
+"""algorithm-compute-resource: AWS Batch compute environments and the job queue (runbook 2.5).
+
+The queue is here, with the environments it orders: a replaced environment and
+the queue's update must land in one apply (see ``algoinfra.components.batch``).
+"""
 
 from __future__ import annotations
 
@@ -32,9 +36,11 @@ class AlgorithmComputeResourceStack(BaseStack):
             self,
             "batch",
             names=names,
+            arns=self.arns,
             compute=config.compute,
             subnet_ids=infra.network.workload_subnet_ids,
             security_group_ids=[self.security_group.id],
         )
         for kind, environment in self.compute.environments.items():
             TerraformOutput(self, f"compute_environment_{kind.lower()}_arn", value=environment.arn)
+        TerraformOutput(self, "job_queue_arn", value=self.compute.queue.arn)

@@ -16,6 +16,9 @@ STACK_ID = "algorithm-server-infra"
 class AlgorithmServerInfraStack(BaseStack):
     """VPC, subnets, routes, transit gateway attachment, endpoints, flow logs, the vpc-id parameter.
 
+    When the platform does not auto-accept shared attachments, an aliased provider
+    in the platform account (the same access as algorithm-dns) accepts ours.
+
     Public attributes for later stacks: ``network`` (VPC, subnets, route
     tables), ``endpoints`` (S3 prefix list), ``workload_security_group``.
     """
@@ -23,7 +26,12 @@ class AlgorithmServerInfraStack(BaseStack):
     def __init__(self, scope: Construct, *, config: ProjectConfig) -> None:
         super().__init__(scope, STACK_ID, config=config)
         names, net = config.names, config.network
-        self.network = Network(self, "network", names=names, network=net, platform=config.platform)
+        self.platform_provider = (
+            None if config.platform.transit_gateway_auto_accept else self.add_platform_provider(purpose="tgw")
+        )
+        self.network = Network(
+            self, "network", names=names, network=net, platform=config.platform, accepter=self.platform_provider
+        )
         self.endpoints = Endpoints(
             self,
             "endpoints",
@@ -37,9 +45,9 @@ class AlgorithmServerInfraStack(BaseStack):
             self,
             "flow_logs",
             names=names,
+            arns=self.arns,
             vpc_id=self.network.vpc_id,
             settings=net.flow_logs,
-            account_id=config.account_id,
         )
         # For SageMaker and other workloads placed in the VPC by hand.
         self.workload_security_group = EgressOnlySecurityGroup(

@@ -1,4 +1,7 @@
-"""algorithm-service: Batch queue and job, the S3 trigger, SageMaker and CodeBuild (runbook 2.5)."""
+"""algorithm-service: the Batch job, the S3 trigger, SageMaker and CodeBuild (runbook 2.5).
+
+The job queue is in algorithm-compute-resource; the trigger names it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,17 @@ from cdktf import TerraformOutput
 from constructs import Construct
 
 from algoinfra.components.iam import ServiceRole
-from algoinfra.components.service import AlgorithmJob, BatchTrigger, ImageBuild, bucket_statements, pull_statements
+from algoinfra.components.service import (
+    AlgorithmJob,
+    BatchTrigger,
+    ImageBuild,
+    bucket_statements,
+    pull_statements,
+    sagemaker_vpc_statements,
+)
 from algoinfra.config import ProjectConfig
 from stacks.algorithm_compute_resource import AlgorithmComputeResourceStack
+from stacks.algorithm_server_infra import AlgorithmServerInfraStack
 from stacks.algorithm_store import AlgorithmStoreStack
 from stacks.base import BaseStack
 
@@ -22,33 +33,24 @@ class AlgorithmServiceStack(BaseStack):
         *,
         config: ProjectConfig,
         store: AlgorithmStoreStack,
+        infra: AlgorithmServerInfraStack,
         compute: AlgorithmComputeResourceStack,
     ) -> None:
         super().__init__(scope, STACK_ID, config=config)
-        names = config.names
-        kms_arn = store.kms_key.arn if store.kms_key else None
-        bucket_arns = [store.data_bucket.arn, store.trigger_bucket.arn]
+        names, arns = config.names, self.arns
+        # ARNs come from names, not from these stacks: only the deploy order remains.
+        self.add_dependency(store)
+        self.add_dependency(compute)
+        key_alias = names.store_key_alias if config.store.kms_key else None
         self.job = AlgorithmJob(
             self,
             "job",
             names=names,
+            arns=arns,
             job=config.job,
-            region=config.region,
-            account_id=config.account_id,
-            compute_environment_arns=[env.arn for env in compute.compute.ordered],
-            image=f"{store.repository.url}:{config.job.image_tag}",
-            bucket_arns=bucket_arns,
-            repository_arn=store.repository.arn,
-            kms_key_arn=kms_arn,
+            key_alias=key_alias,
         )
-        self.trigger = BatchTrigger(
-            self,
-            "batch_trigger",
-            names=names,
-            account_id=config.account_id,
-            bucket_name=store.trigger_bucket.name,
-            job=self.job,
-        )
+        self.trigger = BatchTrigger(self, "batch_trigger", names=names, arns=arns, job=self.job)
         self.sagemaker_role = ServiceRole(
             self,
             "sagemaker_role",
@@ -56,23 +58,27 @@ class AlgorithmServiceStack(BaseStack):
             service="sagemaker.amazonaws.com",
             source_account=config.account_id,
             policies={
-                "project-buckets": bucket_statements(bucket_arns, kms_arn),
-                "pull-images": pull_statements(store.repository.arn, kms_arn),
+                # The inference server may start batch jobs by writing to the trigger bucket.
+                "project-buckets": bucket_statements(
+                    arns, read_write=[names.data_bucket, names.trigger_bucket], key_alias=key_alias
+                ),
+                "pull-images": pull_statements(arns.ecr_repository(names.ecr_repository), arns, key_alias),
+                # Jobs and endpoints placed in the project's VPC (its workload subnets).
+                "vpc-logs-metrics": sagemaker_vpc_statements(
+                    arns, vpc_id=infra.network.vpc_id, subnet_ids=infra.network.workload_subnet_ids
+                ),
             },
         )
         self.image_build = ImageBuild(
             self,
             "image_build",
             names=names,
+            arns=arns,
             github=config.github,
-            account_id=config.account_id,
-            repository_url=store.repository.url,
-            repository_arn=store.repository.arn,
             image_tag=config.job.image_tag,
-            kms_key_arn=kms_arn,
+            key_alias=key_alias,
             log_retention_days=config.job.log_retention_days,
         )
-        TerraformOutput(self, "job_queue_arn", value=self.job.queue.arn)
         TerraformOutput(self, "job_definition_arn", value=self.job.definition.arn)
         TerraformOutput(self, "job_role_arn", value=self.job.job_role.arn)
         TerraformOutput(self, "execution_role_arn", value=self.job.execution_role.arn)

@@ -28,10 +28,12 @@ class AlgorithmStoreStack(BaseStack):
     def __init__(self, scope: Construct, *, config: ProjectConfig) -> None:
         super().__init__(scope, STACK_ID, config=config)
         names, store = config.names, config.store
+        # Noncurrent object versions outlive a change of encryption: the key is
+        # protected exactly like the buckets it encrypts.
         self.kms_key = (
             ManagedKey(
-                self, "kms_key", alias=names.store_key_alias, account_id=config.account_id,
-                description=f"Buckets and images of {names.base}",
+                self, "kms_key", alias=names.store_key_alias, arns=self.arns,
+                description=f"Buckets and images of {names.base}", prevent_destroy=store.prevent_destroy,
             )
             if store.kms_key
             else None
@@ -42,6 +44,7 @@ class AlgorithmStoreStack(BaseStack):
             self,
             "data_bucket",
             bucket=names.data_bucket,
+            arns=self.arns,
             versioned=True,
             kms_key_arn=kms_arn,
             prevent_destroy=store.prevent_destroy,
@@ -63,6 +66,7 @@ class AlgorithmStoreStack(BaseStack):
             self,
             "trigger_bucket",
             bucket=names.trigger_bucket,
+            arns=self.arns,
             versioned=False,
             kms_key_arn=kms_arn,
             prevent_destroy=store.prevent_destroy,

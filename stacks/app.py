@@ -45,7 +45,7 @@ def build_app(config: ProjectConfig, outdir: Path) -> App:
     store = AlgorithmStoreStack(app, config=config)
     infra = AlgorithmServerInfraStack(app, config=config)
     compute = AlgorithmComputeResourceStack(app, config=config, infra=infra)
-    AlgorithmServiceStack(app, config=config, store=store, compute=compute)
+    AlgorithmServiceStack(app, config=config, store=store, infra=infra, compute=compute)
     AlgorithmDnsStack(app, config=config, infra=infra)
     return app
 

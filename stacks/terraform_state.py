@@ -35,6 +35,7 @@ class TerraformStateStack(BaseStack):
             self,
             "state_bucket",
             bucket=backend.bucket,
+            arns=self.arns,
             versioned=True,
             prevent_destroy=True,
             lifecycle_rules=[

@@ -50,6 +50,13 @@ def test_required_provider_source_is_unambiguous(stacks) -> None:
             assert stack["terraform"]["required_providers"]["aws"]["source"] == "hashicorp/aws"
 
 
+def test_every_stack_requires_terraform_1_10(stacks) -> None:
+    """use_lockfile needs Terraform 1.10: an older one must stop on the requirement, not on "Unsupported argument"."""
+    for key, by_id in stacks.items():
+        for stack_id, stack in by_id.items():
+            assert stack["terraform"]["required_version"] == ">= 1.10", (key, stack_id)
+
+
 def test_remote_backend_and_state_keys(stacks, sample_configs) -> None:
     keys = []
     for key, by_id in stacks.items():

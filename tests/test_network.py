@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from algoinfra import config as cfg
+from algoinfra.components.text import ec2_description
 from tests.conftest import synth_one
 from tests.helpers import BACKEND, SAMPLE_KEYS, add_account, load_variant, one, ref_name, resources, variant_dir
 
@@ -244,3 +248,160 @@ def test_endpoint_azs_narrow_the_interface_endpoints(tmp_path: Path) -> None:
         "com.amazonaws.ap-northeast-1.sagemaker.runtime",
     ]
     assert all(len(e["subnet_ids"]) == 1 and "ap_northeast_1c" in e["subnet_ids"][0] for e in interface)
+
+
+# --- EC2 text rules ---------------------------------------------------------------
+
+# What EC2 accepts in security group and rule descriptions (anything else fails on apply).
+EC2_DESCRIPTION = re.compile(r"^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{0,255}$")
+SECURITY_GROUP_TYPES = (
+    "aws_security_group",
+    "aws_default_security_group",
+    "aws_security_group_rule",
+    "aws_vpc_security_group_egress_rule",
+    "aws_vpc_security_group_ingress_rule",
+)
+
+
+def ec2_descriptions(by_id) -> list[tuple[str, str, str]]:
+    """(stack, resource, description as AWS gets it) of every security group and rule."""
+    out = []
+    for stack_id, stack in by_id.items():
+        for rtype in SECURITY_GROUP_TYPES:
+            for rid, body in resources(stack, rtype).items():
+                texts = [body.get("description")]
+                texts += [rule.get("description") for block in ("ingress", "egress") for rule in body.get(block, [])]
+                for text in texts:
+                    if text is not None:
+                        out.append((stack_id, rid, text.replace("$${", "${").replace("%%{", "%{")))
+    return out
+
+
+def test_ec2_description_refuses_what_ec2_refuses() -> None:
+    assert ec2_description("HTTPS to S3 (gateway endpoint)") == "HTTPS to S3 (gateway endpoint)"
+    assert ec2_description("a-zA-Z0-9 ._-:/()#,@[]+=&;{}!$*") == "a-zA-Z0-9 ._-:/()#,@[]+=&;{}!$*"
+    assert ec2_description("${x}") == "$${x}"  # allowed by EC2, literal for Terraform
+    for bad in ("HTTPS through the platform's egress", "caf\u00e9", "tab\there", "x" * 256):
+        with pytest.raises(ValueError, match="EC2 refuses"):
+            ec2_description(bad)
+    assert ec2_description("x" * 255) == "x" * 255
+
+
+def test_every_sample_description_follows_ec2_rules(stacks) -> None:
+    found = [d for by_id in stacks.values() for d in ec2_descriptions(by_id)]
+    assert len(found) > 20
+    assert [d for d in found if not EC2_DESCRIPTION.match(d[2])] == []
+
+
+def option_combinations():
+    """Every option that adds or changes a security group or rule (endpoints and routed CIDRs vary together)."""
+    narrow = (None, ["10.0.0.0/16"])
+    wide = (["ecr.api", "ecr.dkr", "sagemaker.runtime", "sagemaker.api"], ["10.0.0.0/16", "172.16.0.0/12"])
+    return [
+        pytest.param(
+            egress, fallback, endpoints, routed, id=f"egress={egress}-fallback={fallback}-routed={len(routed)}"
+        )
+        for egress, fallback, (endpoints, routed) in itertools.product((False, True), (False, True), (narrow, wide))
+    ]
+
+
+@pytest.mark.parametrize(("egress", "fallback", "endpoints", "routed"), option_combinations())
+def test_every_description_follows_ec2_rules_in_every_combination(
+    tmp_path: Path, egress: bool, fallback: bool, endpoints, routed
+) -> None:
+    def mutate(d):
+        d["compute"].update(provisioning="SPOT", on_demand_fallback=fallback)
+        if endpoints:
+            d["network"]["interface_endpoints"] = endpoints
+
+    d = variant_dir(tmp_path / "c", mutate=mutate)
+    platform = yaml.safe_load((d / cfg.PLATFORM_FILE).read_text())
+    platform["environments"]["dev"].update(egress=egress, routed_cidrs=routed)
+    (d / cfg.PLATFORM_FILE).write_text(yaml.safe_dump(platform))
+    c = cfg.load_file(d / f"project-sample-dev{cfg.CONFIG_SUFFIX}", backend_path=BACKEND)
+    found = ec2_descriptions(synth_one(c, tmp_path / "o"))
+    assert [f for f in found if not EC2_DESCRIPTION.match(f[2])] == []
+    rules = {rid for _, rid, _ in found}
+    assert any("https_to_internet" in r for r in rules) is egress
+    assert sum("all_to_platform" in r for r in rules) == 2 * len(routed)  # batch and workload groups
+
+
+# --- transit gateway acceptance --------------------------------------------------------
+
+
+def platform_variant(tmp_path: Path, mutate=None, **platform_env):
+    """project-sample-dev with its platform env changed (a changed account is listed in accounts.yml)."""
+    d = variant_dir(tmp_path / "c", mutate=mutate)
+    account = yaml.safe_load((d / f"project-sample-dev{cfg.CONFIG_SUFFIX}").read_text())["account_id"]
+    if account not in yaml.safe_load((d / cfg.ACCOUNTS_FILE).read_text())["accounts"]:
+        add_account(d, account)
+    platform = yaml.safe_load((d / cfg.PLATFORM_FILE).read_text())
+    platform["environments"]["dev"].update(platform_env)
+    (d / cfg.PLATFORM_FILE).write_text(yaml.safe_dump(platform))
+    return cfg.load_file(d / f"project-sample-dev{cfg.CONFIG_SUFFIX}", backend_path=BACKEND)
+
+
+def aliased(stack):
+    return [p for p in stack["provider"]["aws"] if "alias" in p]
+
+
+@pytest.mark.parametrize("key", SAMPLE_KEYS)
+def test_no_accepter_when_the_platform_auto_accepts(stacks, sample_configs, key) -> None:
+    assert sample_configs[key].platform.transit_gateway_auto_accept is True  # the default
+    stack = stacks[key][STACK]
+    assert aliased(stack) == []
+    assert "aws_ec2_transit_gateway_vpc_attachment_accepter" not in stack["resource"]
+
+
+def test_the_platform_accepts_the_attachment_when_it_does_not_auto_accept(tmp_path: Path) -> None:
+    options = {"appliance_mode_support": True, "default_route_table_association": False}
+    c = platform_variant(
+        tmp_path, mutate=lambda d: d["network"].update(transit_gateway=options), transit_gateway_auto_accept=False
+    )
+    by_id = synth_one(c, tmp_path / "o")
+    stack = by_id[STACK]
+    [provider] = aliased(stack)
+    assert provider["alias"] == "platform" and provider["allowed_account_ids"] == [c.platform.account_id]
+    assert provider["assume_role"] == [{"role_arn": c.platform.role_arn, "session_name": f"{c.key}-tgw"}]
+    [(att_id, att)] = resources(stack, "aws_ec2_transit_gateway_vpc_attachment").items()
+    [(acc_id, acc)] = resources(stack, "aws_ec2_transit_gateway_vpc_attachment_accepter").items()
+    assert acc["provider"] == "aws.platform" and "provider" not in att
+    assert acc["transit_gateway_attachment_id"] == f"${{aws_ec2_transit_gateway_vpc_attachment.{att_id}.id}}"
+    # Route table options belong to the owner's side; appliance mode stays the requester's.
+    assert acc["transit_gateway_default_route_table_association"] is False
+    assert "transit_gateway_default_route_table_propagation" not in acc
+    assert not [k for k in att if k.startswith("transit_gateway_default_route_table")]
+    assert att["appliance_mode_support"] == "enable"
+    routes = resources(stack, "aws_route").values()
+    assert routes
+    for route in routes:
+        assert route["depends_on"] == [
+            f"aws_ec2_transit_gateway_vpc_attachment.{att_id}",
+            f"aws_ec2_transit_gateway_vpc_attachment_accepter.{acc_id}",
+        ]
+    # One helper builds the platform provider: DNS and the accepter differ only in the session name.
+    [dns_provider] = aliased(by_id["algorithm-dns"])
+    assert {**dns_provider, "assume_role": None} == {**provider, "assume_role": None}
+    assert dns_provider["assume_role"][0]["session_name"] == f"{c.key}-dns"
+
+
+def test_accepter_with_a_profile(tmp_path: Path) -> None:
+    c = platform_variant(tmp_path, transit_gateway_auto_accept=False, access={"profile": "aces-platform-dev"})
+    [provider] = aliased(synth_one(c, tmp_path / "o")[STACK])
+    assert provider["profile"] == "aces-platform-dev" and "assume_role" not in provider
+
+
+def test_no_accepter_in_the_platform_account_itself(tmp_path: Path, sample_configs) -> None:
+    """An attachment in the gateway's own account is accepted by AWS: nothing to reach across."""
+    account = sample_configs["project-sample-dev"].platform.account_id
+    c = platform_variant(tmp_path, mutate=lambda d: d.update(account_id=account), transit_gateway_auto_accept=False)
+    stack = synth_one(c, tmp_path / "o")[STACK]
+    assert aliased(stack) == []
+    assert "aws_ec2_transit_gateway_vpc_attachment_accepter" not in stack["resource"]
+
+
+def test_auto_accept_must_be_a_flag(tmp_path: Path) -> None:
+    from algoinfra.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"environments\.dev\.transit_gateway_auto_accept"):
+        platform_variant(tmp_path, transit_gateway_auto_accept="no")

@@ -15,6 +15,7 @@ from tests.helpers import (
     BACKEND,
     SAMPLE_KEYS,
     data_sources,
+    load_variant,
     one,
     ref_name,
     resources,
@@ -93,7 +94,8 @@ def test_every_bucket_denies_plain_http(stacks, key) -> None:
             [st] = doc["statement"]
             assert st["effect"] == "Deny" and st["actions"] == ["s3:*"]
             assert st["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
-            arn = f"${{aws_s3_bucket.{bucket_id}.arn}}"
+            # From the bucket's name: known when Terraform plans.
+            arn = f"arn:aws:s3:::{buckets[bucket_id]['bucket']}"
             assert st["resources"] == [arn, f"{arn}/*"]
 
 
@@ -140,6 +142,52 @@ def test_kms_key_rotates_when_configured(stacks, sample_configs) -> None:
         assert len(keys) == (1 if c.store.kms_key else 0)
         for k in keys.values():
             assert k["enable_key_rotation"] is True
+
+
+def test_kms_key_is_protected_like_the_buckets(stacks, sample_configs) -> None:
+    """Noncurrent object versions need the key for as long as they are kept."""
+    checked = 0
+    for key, c in sample_configs.items():
+        stack = stacks[key]["algorithm-store"]
+        for k in resources(stack, "aws_kms_key").values():
+            assert k["lifecycle"] == {"prevent_destroy": c.store.prevent_destroy}
+            assert all(b["lifecycle"] == k["lifecycle"] for b in resources(stack, "aws_s3_bucket").values())
+            checked += 1
+    assert checked, "no sample config has a KMS key"
+
+
+@pytest.mark.parametrize(("env", "protected"), [("dev", False), ("staging", True)])
+def test_kms_key_protection_follows_the_store(tmp_path: Path, env: str, protected: bool) -> None:
+    c = load_variant(
+        tmp_path, f"project-sample-{env}", mutate=lambda d: d.setdefault("store", {}).update(encryption="kms")
+    )
+    stack = synth_one(c, tmp_path / "out")["algorithm-store"]
+    assert one(stack, "aws_kms_key")["lifecycle"] == {"prevent_destroy": protected}
+
+
+def test_samples_follow_the_runbook_cors(stacks, sample_configs) -> None:
+    """GET and PUT from any origin, all headers, 3000 s: what the browser application relies on."""
+    for key in sample_configs:
+        stack = stacks[key]["algorithm-store"]
+        for cors in resources(stack, "aws_s3_bucket_cors_configuration").values():
+            assert cors["cors_rule"] == [
+                {
+                    "allowed_headers": ["*"],
+                    "allowed_methods": ["GET", "PUT"],
+                    "allowed_origins": ["*"],
+                    "max_age_seconds": 3000,
+                }
+            ], key
+
+
+def test_cors_origins_can_be_narrowed(tmp_path: Path) -> None:
+    origins = ["https://app.example.com", "https://admin.example.com"]
+    c = load_variant(
+        tmp_path, "project-sample-production", mutate=lambda d: d["store"].update(cors_allowed_origins=origins)
+    )
+    stack = synth_one(c, tmp_path / "out")["algorithm-store"]
+    for cors in resources(stack, "aws_s3_bucket_cors_configuration").values():
+        assert cors["cors_rule"][0]["allowed_origins"] == origins
 
 
 def test_new_project_follows_the_runbook_names(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 from constructs import Construct
 
 from algoinfra.components.iam import Condition, Statement, policy_document
+from algoinfra.naming import Arns
 
 # CORS as the runbook sets it by hand on the data buckets.
 CORS_METHODS = ("GET", "PUT")
@@ -61,6 +62,7 @@ class PrivateBucket(Construct):
 
     Args:
         bucket: the bucket name (from ``Names``).
+        arns: ARNs of the account and region (the bucket's partition).
         versioned: keep object versions.
         kms_key_arn: encrypt with this KMS key; SSE-S3 when ``None``.
         prevent_destroy: Terraform refuses to destroy the bucket.
@@ -74,6 +76,7 @@ class PrivateBucket(Construct):
         construct_id: str,
         *,
         bucket: str,
+        arns: Arns,
         versioned: bool,
         kms_key_arn: str | None = None,
         prevent_destroy: bool,
@@ -90,6 +93,8 @@ class PrivateBucket(Construct):
             lifecycle=TerraformResourceLifecycle(prevent_destroy=prevent_destroy),
         )
         self.arn: str = self.bucket.arn
+        # Known when Terraform plans, so the policy below reads in full even before the bucket exists.
+        named_arn = arns.bucket(bucket)
         bucket_id = self.bucket.id  # read once: every attribute read is a round trip to jsii
         S3BucketOwnershipControls(
             self,
@@ -158,7 +163,7 @@ class PrivateBucket(Construct):
                     effect="Deny",
                     principals={"*": ("*",)},
                     actions=("s3:*",),
-                    resources=(self.arn, f"{self.arn}/*"),
+                    resources=(named_arn, f"{named_arn}/*"),
                     conditions=(Condition("Bool", "aws:SecureTransport", ("false",)),),
                 )
             ],

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
+
+from algoinfra.naming import Arns
 
 # The account may administer and use the key through IAM policies; without the
 # usage actions here, no IAM policy in the account could grant them.
@@ -18,14 +21,14 @@ KEY_ADMIN_ACTIONS = (
 KEY_USAGE_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
 
 
-def key_policy(account_id: str) -> str:
+def key_policy(arns: Arns) -> str:
     """The key policy as plain JSON: a key policy is not an IAM identity policy
     (its ``Resource`` must be ``*``, meaning this key), so it is kept out of
     ``aws_iam_policy_document``, where IAM checks would misread it."""
     statement = {
         "Sid": "AccountAdministersAndUsesTheKey",
         "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+        "Principal": {"AWS": arns.account_root},
         "Action": list(KEY_ADMIN_ACTIONS + KEY_USAGE_ACTIONS),
         "Resource": "*",
     }
@@ -33,9 +36,26 @@ def key_policy(account_id: str) -> str:
 
 
 class ManagedKey(Construct):
-    """Args: alias (``alias/...``), account_id, description."""
+    """A rotating key, deletable only after 30 days.
 
-    def __init__(self, scope: Construct, construct_id: str, *, alias: str, account_id: str, description: str) -> None:
+    Args:
+        alias: ``alias/...``.
+        arns: the account (and partition) that administers and uses the key.
+        description: what the key protects.
+        prevent_destroy: Terraform refuses to destroy (schedule the deletion of)
+            the key, like the buckets whose old object versions need it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        alias: str,
+        arns: Arns,
+        description: str,
+        prevent_destroy: bool,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.key = KmsKey(
             self,
@@ -43,7 +63,8 @@ class ManagedKey(Construct):
             description=description,
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=key_policy(account_id),
+            policy=key_policy(arns),
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=prevent_destroy),
         )
         KmsAlias(self, "alias", name=alias, target_key_id=self.key.key_id)
 

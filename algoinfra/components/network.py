@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cdktf import TerraformProvider
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.ec2_transit_gateway_vpc_attachment import Ec2TransitGatewayVpcAttachment
+from cdktf_cdktf_provider_aws.ec2_transit_gateway_vpc_attachment_accepter import (
+    Ec2TransitGatewayVpcAttachmentAccepter,
+)
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
 from cdktf_cdktf_provider_aws.route import Route
 from cdktf_cdktf_provider_aws.route_table import RouteTable
@@ -26,7 +30,8 @@ from constructs import Construct
 
 from algoinfra import config as cfg
 from algoinfra.components.iam import ServiceRole, Statement
-from algoinfra.naming import Names
+from algoinfra.components.text import ec2_description, literal
+from algoinfra.naming import Arns, Names
 
 HTTPS = 443
 ANYWHERE = "0.0.0.0/0"
@@ -42,16 +47,25 @@ def _on_off(value: bool | None) -> str | None:
 
 
 class Network(Construct):
-    """VPC, subnets, route tables and the transit gateway attachment.
+    """VPC, subnets, route tables and the transit gateway attachment (and its acceptance).
 
     Args:
         names: the project's names.
         network: the network config.
         platform: the platform of this env (transit gateway, routed CIDRs).
+        accepter: the gateway owner's provider, when the owner does not auto-accept
+            shared attachments: the attachment is accepted through it.
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, names: Names, network: cfg.Network, platform: cfg.PlatformEnv
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: Names,
+        network: cfg.Network,
+        platform: cfg.PlatformEnv,
+        accepter: TerraformProvider | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.cidr = network.vpc_cidr
@@ -103,6 +117,12 @@ class Network(Construct):
         self.route_table_ids = route_table_ids
 
         tgw = network.transit_gateway
+        # The gateway's route table options belong to whoever accepts the attachment:
+        # the accepter below when there is one, the attachment otherwise.
+        route_table_options = {
+            "transit_gateway_default_route_table_association": tgw.default_route_table_association,
+            "transit_gateway_default_route_table_propagation": tgw.default_route_table_propagation,
+        }
         self.attachment = Ec2TransitGatewayVpcAttachment(
             self,
             "transit_gateway_attachment",
@@ -112,10 +132,22 @@ class Network(Construct):
             dns_support="enable",
             appliance_mode_support=_on_off(tgw.appliance_mode_support),
             # On a shared gateway the owner decides these; unset unless configured.
-            transit_gateway_default_route_table_association=tgw.default_route_table_association,
-            transit_gateway_default_route_table_propagation=tgw.default_route_table_propagation,
+            **({} if accepter else route_table_options),
             tags={"Name": names.base},
         )
+        self.accepter: Ec2TransitGatewayVpcAttachmentAccepter | None = None
+        if accepter is not None:
+            # The owner does not auto-accept: the attachment waits in pendingAcceptance
+            # until the owner's account accepts it, and routes to it fail until then.
+            self.accepter = Ec2TransitGatewayVpcAttachmentAccepter(
+                self,
+                "transit_gateway_attachment_accepter",
+                provider=accepter,
+                transit_gateway_attachment_id=self.attachment.id,
+                **route_table_options,
+                tags={"Name": names.base},
+            )
+        ready = [self.attachment] if self.accepter is None else [self.attachment, self.accepter]
         # Attaching a VPC adds no VPC-side routes: one route per table and destination.
         destinations = list(platform.routed_cidrs) + ([ANYWHERE] if platform.egress else [])
         for az, table_id in self.route_table_ids["workload"].items():
@@ -126,7 +158,7 @@ class Network(Construct):
                     route_table_id=table_id,
                     destination_cidr_block=destination,
                     transit_gateway_id=platform.transit_gateway_id,
-                    depends_on=[self.attachment],
+                    depends_on=ready,
                 )
 
     @property
@@ -176,7 +208,7 @@ class Endpoints(Construct):
             self,
             "security_group",
             name=group_name,
-            description="Interface endpoints: HTTPS from the VPC only",
+            description=ec2_description("Interface endpoints: HTTPS from the VPC only"),
             vpc_id=network.vpc_id,
             tags={"Name": group_name},
         )
@@ -185,7 +217,7 @@ class Endpoints(Construct):
             self,
             "https_from_vpc",
             security_group_id=security_group_id,
-            description="HTTPS from the VPC",
+            description=ec2_description("HTTPS from the VPC"),
             ip_protocol="tcp",
             from_port=HTTPS,
             to_port=HTTPS,
@@ -210,17 +242,20 @@ class FlowLogs(Construct):
     """VPC flow logs to CloudWatch Logs (with retention) or to an S3 bucket."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, names: Names, vpc_id: str, settings: cfg.FlowLogs, account_id: str
+        self, scope: Construct, construct_id: str, *, names: Names, arns: Arns, vpc_id: str, settings: cfg.FlowLogs
     ) -> None:
         super().__init__(scope, construct_id)
         if settings.destination == "s3":
+            if not settings.s3_bucket_arn:  # the config refuses this; never a silent fallback
+                raise ValueError("flow logs to s3 need s3_bucket_arn")
             FlowLog(
                 self,
                 "flow_log",
                 vpc_id=vpc_id,
                 traffic_type=settings.traffic_type,
                 log_destination_type="s3",
-                log_destination=settings.s3_bucket_arn,
+                # The ARN may carry a key prefix, which is the user's text.
+                log_destination=literal(settings.s3_bucket_arn),
             )
             return
         group = CloudwatchLogGroup(
@@ -231,13 +266,13 @@ class FlowLogs(Construct):
             "role",
             name=names.role("flow-logs"),
             service="vpc-flow-logs.amazonaws.com",
-            source_account=account_id,
+            source_account=arns.account_id,
             policies={
                 "write-flow-logs": [
                     Statement(
                         sid="WriteFlowLogs",
                         actions=("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
-                        resources=(group.arn, f"{group.arn}:*"),
+                        resources=(arns.log_group(names.flow_log_group), f"{arns.log_group(names.flow_log_group)}:*"),
                     )
                 ]
             },
@@ -281,7 +316,12 @@ class EgressOnlySecurityGroup(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.security_group = SecurityGroup(
-            self, "security_group", name=name, description=description, vpc_id=vpc_id, tags={"Name": name}
+            self,
+            "security_group",
+            name=name,
+            description=ec2_description(description),
+            vpc_id=vpc_id,
+            tags={"Name": name},
         )
         # (rule id, description, protocol, CIDR, prefix list); protocol "-1" is all traffic.
         rules: list[tuple[str, str, str, str | None, str | None]] = [
@@ -290,7 +330,7 @@ class EgressOnlySecurityGroup(Construct):
         ]
         rules += [(f"all_to_platform_{key(c)}", "To the platform", "-1", c, None) for c in platform.routed_cidrs]
         if platform.egress:
-            rules.append(("https_to_internet", "HTTPS through the platform's egress", "tcp", ANYWHERE, None))
+            rules.append(("https_to_internet", "HTTPS through the platform egress", "tcp", ANYWHERE, None))
         self.id = self.security_group.id
         for rule_id, description, protocol, cidr, prefix_list in rules:
             https = protocol == "tcp"
@@ -298,7 +338,7 @@ class EgressOnlySecurityGroup(Construct):
                 self,
                 rule_id,
                 security_group_id=self.id,
-                description=description,
+                description=ec2_description(description),
                 ip_protocol=protocol,
                 from_port=HTTPS if https else None,
                 to_port=HTTPS if https else None,

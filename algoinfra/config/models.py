@@ -280,7 +280,9 @@ RoutedCidr = Annotated[Cidr, AfterValidator(_routed_cidr)]
 
 class PlatformAccess(Model):
     role_arn: RoleArn | None = Field(
-        default=None, description="role in the platform account that algorithm-dns assumes"
+        default=None,
+        description="role in the platform account that algorithm-dns (and algorithm-server-infra, when it"
+        " accepts the attachment) assumes",
     )
     profile: ProfileName | None = Field(default=None, description="AWS profile for the platform account")
 
@@ -461,7 +463,8 @@ class GitHub(Model):
     ) = Field(
         default=None,
         description="a buildspec path in the repository; default: built in, builds the Dockerfile and pushes the"
-        " commit tag and `job.image_tag`",
+        " commit tag (only on the commit's first build: commit tags are immutable) and `job.image_tag`;"
+        " a custom buildspec must do the same",
     )
 
 

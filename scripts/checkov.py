@@ -1,0 +1,56 @@
+"""checkov over synthesized stacks, on a copy without ``terraform.required_version``.
+
+Every stack declares ``required_version`` (the S3 lockfile needs Terraform
+1.10), and checkov 3.3.30's ``terraform_json`` parser crashes on that key. So
+the directory is copied, the key removed from each ``*.tf.json`` of the copy,
+and the copy scanned with ``.checkov.yaml``; nothing else changes.
+
+    .venv/bin/python scripts/checkov.py cdktf.out [more checkov options, such as -o json]
+
+The exit status is checkov's.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+
+
+def strip_required_version(tree: Path) -> int:
+    """Remove ``terraform.required_version`` from every ``*.tf.json`` under ``tree``; the count of files changed."""
+    changed = 0
+    for path in sorted(tree.rglob("*.tf.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        terraform = data.get("terraform") if isinstance(data, dict) else None
+        if isinstance(terraform, dict) and terraform.pop("required_version", None) is not None:
+            path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+            changed += 1
+    return changed
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    source, options = Path(argv[0]), argv[1:]
+    if not CHECKOV.is_file():
+        print(f"error: {CHECKOV} is missing: run `make setup`", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="checkov-") as tmp:
+        scan = Path(tmp) / source.name
+        # .terraform holds providers and modules, not our stacks.
+        shutil.copytree(source, scan, ignore=shutil.ignore_patterns(".terraform"))
+        strip_required_version(scan)
+        command = [str(CHECKOV), "-d", str(scan), "--config-file", str(ROOT / ".checkov.yaml"), *options]
+        return subprocess.run(command, cwd=ROOT, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Offline Terraform rehearsal (placeholder docstring, rewritten below)."""

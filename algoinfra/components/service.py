@@ -55,7 +55,7 @@ version: 0.2
 phases:
   pre_build:
     commands:
-      - REGISTRY="${REPOSITORY_URI%%/*}"
+      - REGISTRY="$${REPOSITORY_URI%%/*}"
       - aws ecr get-login-password --region "$AWS_REGION" | docker login -u AWS --password-stdin "$REGISTRY"
   build:
     commands:

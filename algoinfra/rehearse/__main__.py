@@ -9,10 +9,17 @@ naming the config, the stack, the step and the file and line; 2 on bad usage.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from algoinfra.rehearse.rehearsal import Failure, StackReport
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -23,6 +30,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("outdir", type=Path, help="a synthesized out dir (cdktf.out)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="Terraform processes at a time")
     parser.add_argument("--keep", type=Path, help="work in this new directory and leave it (for debugging)")
+    parser.add_argument("--json", type=Path, help="also write the per-stack reports (and failures) to this file")
     args = parser.parse_args(argv)
 
     from algoinfra.rehearse.rehearsal import RehearsalFailed, rehearse
@@ -47,6 +55,7 @@ def main(argv: list[str]) -> int:
         for failure in exc.failures:
             for line in failure.lines():
                 print(f"error: {line}", file=sys.stderr)
+        _write_json(args.json, exc.reports, exc.failures)
         return EXIT_FAILED
     except WorkspaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -56,6 +65,16 @@ def main(argv: list[str]) -> int:
         f"({time.monotonic() - start:.0f} s)"
     )
     return 0
+
+
+def _write_json(path: Path | None, reports: Sequence[StackReport], failures: Sequence[Failure]) -> None:
+    if path is None:
+        return
+    data = {
+        "stacks": [dataclasses.asdict(r) for r in reports],
+        "failures": [{"config": f.config, "stack": f.stack, "step": f.step, "lines": f.lines()} for f in failures],
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -183,6 +183,8 @@ def string_for(attr: str, ctx: Context) -> str:
         return resource_id(ctx)
     if attr == "arn":
         return arn(ctx)
+    if attr == "arn_prefix":
+        return arn(ctx).rsplit(":", 1)[0] if ctx.type_name == "aws_batch_job_definition" else arn(ctx)
     if attr == "name" and (prefix := ctx.string("name_prefix")):
         return name_from_prefix(prefix, ctx)
     if attr in ("region",):
@@ -204,7 +206,8 @@ def string_for(attr: str, ctx: Context) -> str:
         prefix = ATTR_PREFIX[attr]
         return prefix + (ctx.hex(17, attr).upper() if prefix == "Z" else ctx.hex(17, attr))
     if attr.endswith("_arn"):
-        return f"arn:aws:{_service(ctx.type_name)}:{ctx.region}:{ctx.account}:{attr.removesuffix('_arn')}/{ctx.hex(12, attr)}"
+        kind = attr.removesuffix("_arn").replace("_", "-")
+        return f"arn:aws:{_service(ctx.type_name)}:{ctx.region}:{ctx.account}:{kind}/{ctx.hex(12, attr)}"
     if attr.endswith("_id"):
         return ctx.hex(17, attr)
     if attr == "secret_string":
@@ -219,7 +222,7 @@ def fill(value: Any, ty: Any, attr: str, ctx: Context) -> Any:
     if value is cty.UNKNOWN:
         if ty == "string":
             return string_for(attr, ctx)
-        if ty == "number" and attr in ("revision", "version", "latest_version"):
+        if ty == "number" and attr in ("revision", "version", "latest_version", "schema_version"):
             return 1
         return cty.zero(ty)
     if value is None or ty in ("string", "number", "bool", "dynamic"):

@@ -10,15 +10,18 @@ Terraform processes at a time); each stack's steps run one after another.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from algoinfra.rehearse.server import TYPES_ENV
 from algoinfra.rehearse.terraform import Diagnostic, Result, Terraform, install
 from algoinfra.rehearse.workspace import Workspace, find_configs
 
@@ -110,11 +113,14 @@ class Rehearsal:
         down_done: set[tuple[int, str]] = set()
         started: set[tuple[str, int, str]] = set()
         failures: list[Failure] = []
+        failed: set[int] = set()  # a failed config schedules nothing more; the others go on
         running: dict[Future[None], tuple[str, int, str]] = {}
 
         def ready() -> list[tuple[str, int, str]]:
             out = []
             for i, cfg in enumerate(configs):
+                if i in failed:
+                    continue
                 ws = cfg.workspace
                 all_up = all((i, s) in up_done for s in ws.deps)
                 for stack in ws.order:
@@ -130,12 +136,11 @@ class Rehearsal:
 
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
             while True:
-                if not failures:
-                    for task in ready():
-                        if len(running) >= self.jobs:
-                            break
-                        started.add(task)
-                        running[pool.submit(self._task, configs, task, report)] = task
+                for task in ready():
+                    if len(running) >= self.jobs:
+                        break
+                    started.add(task)
+                    running[pool.submit(self._task, configs, task, report)] = task
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -144,6 +149,7 @@ class Rehearsal:
                     exc = fut.exception()
                     if isinstance(exc, _StepFailed):
                         failures.append(exc.failure)
+                        failed.add(i)
                     elif exc is not None:
                         raise exc
                     else:
@@ -170,7 +176,8 @@ class Rehearsal:
             report(rep.line())
 
     def _step(self, cfg: _Config, stack: str, step: str, *args: str, ok: Sequence[int] = (0,)) -> Result:
-        result = self.terraform.run(*args, cwd=cfg.workspace.stack_dir(stack))
+        env = {TYPES_ENV: json.dumps(used_types(cfg.workspace.stack_json(stack)))}
+        result = self.terraform.run(*args, cwd=cfg.workspace.stack_dir(stack), env=env)
         if result.returncode not in ok or result.errors:
             diags = tuple(self._locate(cfg, stack, d) for d in result.errors)
             raise _StepFailed(Failure(cfg.name, stack, step, diags, result.describe()))
@@ -211,6 +218,25 @@ class Rehearsal:
         rep.prevent_destroy_lifted = cfg.workspace.write_override(stack, lift_prevent_destroy=True)
         destroyed = self._step(cfg, stack, "destroy", "destroy", *INPUT, "-json", "-auto-approve")
         rep.destroyed = _count(destroyed, "remove")
+
+
+def used_types(stack: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The provider types a stack's configuration names: the only schemas Terraform reads for it.
+
+    The rehearsal serves just these (about a third less CPU per Terraform
+    command: Terraform decodes and checks every schema it is given). Types a
+    stack's state holds are in its configuration too, as the rehearsal
+    applies that configuration; a scenario that plans against another
+    configuration's state uses the whole schema.
+    """
+    data = dict(stack.get("data") or {})
+    for check in (stack.get("check") or {}).values():
+        data.update(check.get("data") or {})
+    return {
+        "resource": sorted(stack.get("resource") or {}),
+        "data": sorted(t for t in data if t != "terraform_remote_state"),
+        "ephemeral": sorted(stack.get("ephemeral") or {}),
+    }
 
 
 def _count(result: Result, *keys: str) -> int:

@@ -75,24 +75,40 @@ def document(path: Path = SCHEMA_FILE) -> dict[str, Any]:
     return section
 
 
-def provider_schema(path: Path = SCHEMA_FILE) -> Schema:
-    return _parse_schema(document(path)["provider"])
+def raw(kind: Kind, type_name: str, path: Path = SCHEMA_FILE) -> dict[str, Any] | None:
+    """One type's schema as in the file (from the split directory when there is one)."""
+    split_dir = os.environ.get(SPLIT_DIR_ENV)
+    if split_dir and path == SCHEMA_FILE:
+        one = Path(split_dir) / kind / f"{type_name}.json"
+        if not one.is_file():
+            return None
+        found: dict[str, Any] = json.loads(one.read_text())
+        return found
+    section: dict[str, dict[str, Any]] = document(path).get(_SECTIONS[kind], {})
+    return section.get(type_name)
+
+
+def provider_raw(path: Path = SCHEMA_FILE) -> dict[str, Any]:
+    split_dir = os.environ.get(SPLIT_DIR_ENV)
+    if split_dir and path == SCHEMA_FILE and (Path(split_dir) / "provider.json").is_file():
+        found: dict[str, Any] = json.loads((Path(split_dir) / "provider.json").read_text())
+        return found
+    provider: dict[str, Any] = document(path)["provider"]
+    return provider
 
 
 @functools.cache
 def lookup(kind: Kind, type_name: str, path: Path = SCHEMA_FILE) -> Schema | None:
     """The schema of one resource type (``kind`` "resource"), data source ("data") or ephemeral resource."""
-    split_dir = os.environ.get(SPLIT_DIR_ENV)
-    if split_dir and path == SCHEMA_FILE:
-        one = Path(split_dir) / kind / f"{type_name}.json"
-        return _parse_schema(json.loads(one.read_text())) if one.is_file() else None
-    raw = document(path).get(_SECTIONS[kind], {}).get(type_name)
-    return None if raw is None else _parse_schema(raw)
+    found = raw(kind, type_name, path)
+    return None if found is None else _parse_schema(found)
 
 
 def split(target: Path, path: Path = SCHEMA_FILE) -> None:
     """Write one JSON file per type under ``target/<kind>/`` (for :envvar:`ALGOINFRA_STANDIN_SCHEMA_DIR`)."""
     doc = document(path)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "provider.json").write_text(json.dumps(doc["provider"], separators=(",", ":")))
     for kind, section in _SECTIONS.items():
         (target / kind).mkdir(parents=True, exist_ok=True)
         for name, raw in doc.get(section, {}).items():

@@ -17,6 +17,7 @@ Terraform accepts for the identity, stdio and broker services.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import sys
@@ -39,6 +40,8 @@ MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca
 # Written by install(): the encoded schema response and the TLS pair, so a start costs no rebuild.
 SCHEMA_CACHE_ENV = "ALGOINFRA_STANDIN_SCHEMA_CACHE"
 TLS_DIR_ENV = "ALGOINFRA_STANDIN_TLS_DIR"
+# JSON {"resource": [...], "data": [...], "ephemeral": [...]}: serve only these types (see rehearsal.py).
+TYPES_ENV = "ALGOINFRA_STANDIN_TYPES"
 
 
 def make_certificate() -> tuple[bytes, bytes]:
@@ -101,8 +104,6 @@ def _value(dv: Any) -> Any:
     if dv.msgpack:
         return cty.decode(dv.msgpack)
     if dv.json:
-        import json
-
         return json.loads(dv.json)
     return None
 
@@ -139,8 +140,6 @@ class Plugin:
         return pb.ConfigureProvider.Response()
 
     def upgrade_resource_state(self, request: Any, _context: Any) -> Any:
-        import json
-
         state = json.loads(request.raw_state.json) if request.raw_state.json else None
         return pb.UpgradeResourceState.Response(upgraded_state=_dv(state))
 
@@ -240,6 +239,8 @@ def _handlers(plugin: Plugin) -> list[grpc.GenericRpcHandler]:
 
 
 def _schema_response() -> bytes:
+    if only := os.environ.get(TYPES_ENV):
+        return protocol.subset_schema_response(json.loads(only))
     cache = os.environ.get(SCHEMA_CACHE_ENV)
     if cache and Path(cache).is_file():
         return Path(cache).read_bytes()

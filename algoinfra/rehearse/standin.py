@@ -191,8 +191,8 @@ class StandIn:
             known=value,
         )
         out = dict(value)
-        # The id, then the name and the ARN, which may show the id or the name.
-        for key in ("id", "name", "arn"):
+        # The name (from a name_prefix), then the id and the ARN, which show the name or the id.
+        for key in ("name", "id", "arn"):
             if key in block.attributes and out.get(key) is cty.UNKNOWN:
                 out[key] = fake.string_for(key, ctx)
                 ctx = fake.Context(ctx.account, ctx.region, type_name, out)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from algoinfra.rehearse import schema as sch
+from algoinfra.rehearse import zygote
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = "linux_amd64"
@@ -46,6 +47,7 @@ class Installation:
     root: Path
     cli_config: Path
     log: Path
+    zygote: Path | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -56,6 +58,7 @@ class Installation:
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
             "ALGOINFRA_STANDIN_LOG": str(self.log),
+            **({zygote.ZYGOTE_ENV: str(self.zygote)} if self.zygote else {}),
         }
 
 
@@ -89,6 +92,9 @@ def install_standin(root: Path, *, python: str = sys.executable) -> Installation
         f"export ALGOINFRA_STANDIN_SCHEMA_CACHE={shlex.quote(str(schema_cache))}\n"
         f"export ALGOINFRA_STANDIN_TLS_DIR={shlex.quote(str(root / 'tls'))}\n"
         f"export ALGOINFRA_STANDIN_SCHEMA_DIR={shlex.quote(str(root / 'schema'))}\n"
+        f'if [ -n "${{{zygote.ZYGOTE_ENV}:-}}" ] && [ -S "${zygote.ZYGOTE_ENV}" ]; then\n'
+        f"  exec {shlex.quote(python)} -I -S -c {shlex.quote(zygote.CLIENT)}\n"
+        "fi\n"
         f"exec {shlex.quote(python)} -m algoinfra.rehearse.server\n"
     )
     script.chmod(0o755)
@@ -263,18 +269,38 @@ class TerraformError(Exception):
 
 
 @contextmanager
-def install(root: Path | None = None, *, env: Mapping[str, str] | None = None) -> Iterator[Terraform]:
-    """A :class:`Terraform` with the stand-in installed in ``root`` or in a temporary directory removed after."""
-    if root is not None:
-        yield Terraform(install_standin(root), env=env)
-        return
+def install(
+    root: Path | None = None, *, env: Mapping[str, str] | None = None, fast_start: bool = True
+) -> Iterator[Terraform]:
+    """A :class:`Terraform` with the stand-in installed in ``root`` (or a temporary directory removed after).
+
+    With ``fast_start`` a zygote (zygote.py) runs while the context is open, so
+    each provider start is a fork instead of a Python start.
+    """
     import tempfile
 
-    tmp = Path(tempfile.mkdtemp(prefix="algoinfra-standin-"))
+    tmp = None if root is not None else Path(tempfile.mkdtemp(prefix="algoinfra-standin-"))
+    base = root if root is not None else tmp
+    assert base is not None
     try:
-        yield Terraform(install_standin(tmp), env=env)
+        installation = install_standin(base)
+        if not fast_start:
+            yield Terraform(installation, env=env)
+            return
+        # A short path: Unix socket paths are limited to about 100 bytes.
+        sock_dir = Path(tempfile.mkdtemp(prefix="standin-z-"))
+        try:
+            with_zygote = Installation(
+                installation.root, installation.cli_config, installation.log, zygote=sock_dir / "zygote.sock"
+            )
+            terraform = Terraform(with_zygote, env=env)
+            with zygote.Zygote(with_zygote.zygote, terraform.environment()):  # type: ignore[arg-type]
+                yield terraform
+        finally:
+            shutil.rmtree(sock_dir, ignore_errors=True)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def planned_addresses(plan: Mapping[str, Any], *, actions: Sequence[str] | None = None) -> list[str]:

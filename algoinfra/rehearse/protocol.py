@@ -48,8 +48,9 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _length_delimited(field: int, payload: bytes) -> bytes:
-    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+def field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (a message or bytes) as raw bytes."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
 def _attribute(name: str, raw: dict[str, Any]) -> Any:
@@ -116,7 +117,7 @@ def provider_schema_response(path: Path = sch.SCHEMA_FILE) -> bytes:
     # A map entry has the shape of ResourceSchemasEntry: key = 1, value = 2.
     for name, raw in sorted(doc.get("ephemeral_resource_schemas", {}).items()):
         entry = pb.GetProviderSchema.Response.ResourceSchemasEntry(key=name, value=_schema(raw))
-        encoded += _length_delimited(_EPHEMERAL_FIELD, entry.SerializeToString())
+        encoded += field(_EPHEMERAL_FIELD, entry.SerializeToString())
     return encoded
 
 
@@ -136,7 +137,7 @@ def subset_schema_response(types: dict[sch.Kind, list[str]]) -> bytes:
     for name in types.get("ephemeral", []):
         if (found := sch.raw("ephemeral", name)) is not None:
             entry = pb.GetProviderSchema.Response.ResourceSchemasEntry(key=name, value=_schema(found))
-            encoded += _length_delimited(_EPHEMERAL_FIELD, entry.SerializeToString())
+            encoded += field(_EPHEMERAL_FIELD, entry.SerializeToString())
     return encoded
 
 

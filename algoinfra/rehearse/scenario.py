@@ -17,14 +17,16 @@ which name the address.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from algoinfra.rehearse.standin import FORCE_NEW_ENV
 from algoinfra.rehearse.terraform import Result, Terraform, TerraformError, install
 from algoinfra.rehearse.workspace import Workspace
 
@@ -64,11 +66,17 @@ class Scenario:
 
     @classmethod
     @contextmanager
-    def start(cls) -> Iterator[Scenario]:
-        """A scenario in a temporary directory (stand-in installed there), removed afterwards."""
+    def start(cls, *, force_new: Mapping[str, Sequence[str]] | None = None) -> Iterator[Scenario]:
+        """A scenario in a temporary directory (stand-in installed there), removed afterwards.
+
+        ``force_new`` adds attribute paths that force a replacement, per resource type
+        (``{"aws_batch_compute_environment": ["compute_resources.instance_type"]}``): the
+        stand-in cannot know them from the schema (see standin.FORCE_NEW for the built-in ones).
+        """
         work = Path(tempfile.mkdtemp(prefix="algoinfra-scenario-"))
+        env = {FORCE_NEW_ENV: json.dumps({k: list(v) for k, v in force_new.items()})} if force_new else None
         try:
-            with install(work / "standin") as tf:
+            with install(work / "standin", env=env) as tf:
                 yield cls(tf, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)

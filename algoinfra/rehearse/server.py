@@ -17,6 +17,7 @@ Terraform accepts for the identity, stdio and broker services.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -195,6 +196,22 @@ class Plugin:
             return pb.ReadDataSource.Response(diagnostics=_errors(exc))
         return pb.ReadDataSource.Response(state=_dv(state))
 
+    # Ephemeral resources (protocol 6.7) have no stubs in the package: their messages are handled as
+    # bytes. A request (type_name = 1, config = 2) has the shape of ValidateDataResourceConfig.Request.
+    def validate_ephemeral(self, _request: bytes, _context: Any) -> bytes:
+        return b""
+
+    def open_ephemeral(self, request: bytes, _context: Any) -> bytes:
+        req = pb.ValidateDataResourceConfig.Request.FromString(request)
+        try:
+            result = self.standin.open_ephemeral(req.type_name, _value(req.config))
+        except ProviderError as exc:
+            return b"".join(protocol.field(1, d.SerializeToString()) for d in _errors(exc))
+        return protocol.field(3, _dv(result).SerializeToString())  # OpenEphemeralResource.Response.result
+
+    def close_ephemeral(self, _request: bytes, _context: Any) -> bytes:
+        return b""
+
     def get_functions(self, _request: Any, _context: Any) -> Any:
         return pb.GetFunctions.Response()
 
@@ -207,7 +224,7 @@ class Plugin:
 
 
 def _handlers(plugin: Plugin) -> list[grpc.GenericRpcHandler]:
-    def unary(fn: Callable[[Any, Any], Any], request_type: Any) -> grpc.RpcMethodHandler:
+    def unary(fn: Callable[[Any, Any], Any], request_type: Any) -> grpc.RpcMethodHandler[Any, Any]:
         return grpc.unary_unary_rpc_method_handler(
             fn, request_deserializer=request_type.FromString, response_serializer=lambda m: m.SerializeToString()
         )
@@ -229,6 +246,10 @@ def _handlers(plugin: Plugin) -> list[grpc.GenericRpcHandler]:
         "ImportResourceState": unary(plugin.import_resource_state, pb.ImportResourceState.Request),
         "ReadDataSource": unary(plugin.read_data_source, pb.ReadDataSource.Request),
         "GetFunctions": unary(plugin.get_functions, pb.GetFunctions.Request),
+        "ValidateEphemeralResourceConfig": grpc.unary_unary_rpc_method_handler(plugin.validate_ephemeral),
+        "OpenEphemeralResource": grpc.unary_unary_rpc_method_handler(plugin.open_ephemeral),
+        "RenewEphemeralResource": grpc.unary_unary_rpc_method_handler(plugin.close_ephemeral),
+        "CloseEphemeralResource": grpc.unary_unary_rpc_method_handler(plugin.close_ephemeral),
         "StopProvider": unary(plugin.stop_provider, pb.StopProvider.Request),
     }
     controller = {"Shutdown": unary(plugin.shutdown, ctl.Empty)}
@@ -286,10 +307,8 @@ def serve() -> int:
     stop.wait()
     server.stop(grace=0).wait()
     for path in (socket, socket_dir):
-        try:
+        with contextlib.suppress(OSError):
             os.remove(path) if path == socket else os.rmdir(path)
-        except OSError:
-            pass
     return 0
 
 

@@ -173,6 +173,13 @@ class StandIn:
             state["arn"] = f"arn:aws:iam::{self.account}:user/rehearsal"
         return self._fill(type_name, data.block, state)
 
+    def open_ephemeral(self, type_name: str, config: Any) -> Any:
+        """An ephemeral resource's result: its configuration with deterministic computed values."""
+        found = sch.lookup("ephemeral", type_name)
+        if found is None:
+            raise ProviderError(f"Unknown ephemeral resource {type_name}")
+        return self._fill(type_name, found.block, _unknown_computed(found.block, config))
+
     # helpers ------------------------------------------------------------------------------------
 
     def _tags_all(self, tags: Any) -> Any:

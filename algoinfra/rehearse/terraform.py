@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,10 +179,8 @@ class Result:
         if not found and len(self.messages) == 1 and "diagnostics" in self.messages[0]:
             found = [Diagnostic.from_json(d) for d in self.messages[0]["diagnostics"]]
         if not found and self.stdout.lstrip().startswith("{") and '"diagnostics"' in self.stdout:
-            try:
+            with suppress(ValueError):
                 found = [Diagnostic.from_json(d) for d in self.json().get("diagnostics", [])]
-            except ValueError:
-                pass
         return found
 
     @property

@@ -150,7 +150,7 @@ class Workspace:
 
     def _state_path(self, stack: str, kind: str, config: Mapping[str, Any]) -> Path:
         if kind == "s3" and isinstance(config.get("bucket"), str) and isinstance(config.get("key"), str):
-            return self.state / "s3" / config["bucket"] / _safe(config["key"])
+            return self.state / "s3" / str(config["bucket"]) / _safe(str(config["key"]))
         if kind == "local":
             relative = os.path.normpath(os.path.join("stacks", stack, str(config.get("path") or "terraform.tfstate")))
             return self.state / "local" / _safe(relative)

@@ -16,6 +16,7 @@ it is safe. Without a zygote the script starts the provider directly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -111,17 +112,13 @@ def serve(path: Path) -> None:
                 break
             conn = children.pop(pid)
             code = os.waitstatus_to_exitcode(status)
-            try:
+            with contextlib.suppress(OSError):
                 conn.send(str(code if code >= 0 else 1).encode())
-            except OSError:
-                pass
             conn.close()
     listener.close()
     for pid in list(children):
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
-        except OSError:
-            pass
 
 
 class Zygote:

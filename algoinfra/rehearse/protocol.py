@@ -97,7 +97,8 @@ def _block(raw: dict[str, Any]) -> Any:
     )
 
 
-def _schema(raw: dict[str, Any]) -> Any:
+def schema_message(raw: dict[str, Any]) -> Any:
+    """A ``tfplugin6.Schema`` from one schema of the JSON document."""
     return pb.Schema(version=int(raw.get("version", 0)), block=_block(raw.get("block", {})))
 
 
@@ -105,18 +106,18 @@ def provider_schema_response(path: Path = sch.SCHEMA_FILE) -> bytes:
     """The encoded ``GetProviderSchema.Response`` for the whole schema file (about 1 s to build)."""
     doc = sch.document(path)
     response = pb.GetProviderSchema.Response(
-        provider=_schema(doc["provider"]),
+        provider=schema_message(doc["provider"]),
         # Terraform may then fetch the schema once per command instead of once per provider start.
         server_capabilities=pb.ServerCapabilities(get_provider_schema_optional=True),
     )
     for name, raw in doc.get("resource_schemas", {}).items():
-        response.resource_schemas[name].CopyFrom(_schema(raw))
+        response.resource_schemas[name].CopyFrom(schema_message(raw))
     for name, raw in doc.get("data_source_schemas", {}).items():
-        response.data_source_schemas[name].CopyFrom(_schema(raw))
+        response.data_source_schemas[name].CopyFrom(schema_message(raw))
     encoded: bytes = response.SerializeToString()
     # A map entry has the shape of ResourceSchemasEntry: key = 1, value = 2.
     for name, raw in sorted(doc.get("ephemeral_resource_schemas", {}).items()):
-        entry = pb.GetProviderSchema.Response.ResourceSchemasEntry(key=name, value=_schema(raw))
+        entry = pb.GetProviderSchema.Response.ResourceSchemasEntry(key=name, value=schema_message(raw))
         encoded += field(_EPHEMERAL_FIELD, entry.SerializeToString())
     return encoded
 
@@ -124,19 +125,19 @@ def provider_schema_response(path: Path = sch.SCHEMA_FILE) -> bytes:
 def subset_schema_response(types: dict[sch.Kind, list[str]]) -> bytes:
     """A ``GetProviderSchema.Response`` with the provider block and only the named types (same schemas)."""
     response = pb.GetProviderSchema.Response(
-        provider=_schema(sch.provider_raw()),
+        provider=schema_message(sch.provider_raw()),
         server_capabilities=pb.ServerCapabilities(get_provider_schema_optional=True),
     )
     for name in types.get("resource", []):
         if (found := sch.raw("resource", name)) is not None:
-            response.resource_schemas[name].CopyFrom(_schema(found))
+            response.resource_schemas[name].CopyFrom(schema_message(found))
     for name in types.get("data", []):
         if (found := sch.raw("data", name)) is not None:
-            response.data_source_schemas[name].CopyFrom(_schema(found))
+            response.data_source_schemas[name].CopyFrom(schema_message(found))
     encoded: bytes = response.SerializeToString()
     for name in types.get("ephemeral", []):
         if (found := sch.raw("ephemeral", name)) is not None:
-            entry = pb.GetProviderSchema.Response.ResourceSchemasEntry(key=name, value=_schema(found))
+            entry = pb.GetProviderSchema.Response.ResourceSchemasEntry(key=name, value=schema_message(found))
             encoded += field(_EPHEMERAL_FIELD, entry.SerializeToString())
     return encoded
 

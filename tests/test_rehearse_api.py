@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from algoinfra.rehearse.scenario import Scenario
-from algoinfra.rehearse.terraform import Terraform, install
+from algoinfra.rehearse.terraform import Session, Terraform, install
 
 ACCOUNT = "111122223333"
 REGION = "ap-northeast-1"
@@ -43,20 +43,29 @@ def synthesized(root: Path, stacks: dict[str, dict[str, Any]], deps: dict[str, l
 
 
 @pytest.fixture(scope="module")
-def tf() -> Any:
-    with install() as terraform:
-        yield terraform
+def terraform() -> Any:
+    with install() as tf:
+        yield tf
 
 
-def cycle(tf: Terraform, cwd: Path, *args: str) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def tf(terraform: Terraform) -> Any:
+    """One Terraform process for this module's commands (Session has Terraform.run's signature, less env)."""
+    with terraform.session() as session:
+        yield session
+
+
+def cycle(tf: Session, cwd: Path, *args: str) -> dict[str, Any]:
     """init, plan -out, show -json: the plan JSON."""
     for command in (("init", "-input=false", "-backend=false"), ("plan", "-input=false", "-out=tfplan", *args)):
         result = tf.run(*command, cwd=cwd)
         assert result.ok, result.describe()
-    return tf.show_plan(cwd, "tfplan")
+    plan: dict[str, Any] = tf.run("show", "-json", "tfplan", cwd=cwd).json()
+    return plan
 
 
-def test_terraform_runs_in_any_directory_with_extra_env(tf: Terraform, tmp_path: Path) -> None:
+def test_terraform_runs_in_any_directory_with_extra_env(terraform: Terraform, tmp_path: Path) -> None:
+    tf = terraform
     (tmp_path / "main.tf.json").write_text(json.dumps({"resource": {"aws_s3_bucket": {"b": {"bucket_nam": "x"}}}}))
     data_dir = tmp_path / "elsewhere"
     init = tf.run("init", "-input=false", cwd=tmp_path, env={"TF_DATA_DIR": str(data_dir)})
@@ -66,12 +75,16 @@ def test_terraform_runs_in_any_directory_with_extra_env(tf: Terraform, tmp_path:
     assert result.returncode == 1
     (error,) = result.errors
     assert (error.summary, error.filename, error.line) == ("Extraneous JSON object property", "main.tf.json", 1)
-    version = tf.run("version", "-json", cwd=tmp_path).json()
+    plan = tf.run("plan", "-input=false", "-out=tfplan", cwd=tmp_path, env={"TF_DATA_DIR": str(data_dir)})
+    assert plan.returncode == 1, "the same error stops the plan"
+    version = tf.run("version", "-json", cwd=tmp_path, env={"TF_DATA_DIR": str(data_dir)}).json()
     assert version["terraform_version"] == "1.15.5"
     assert version["provider_selections"] == {"registry.terraform.io/hashicorp/aws": "6.25.0"}
 
 
-def test_plan_json_shows_actions_unknowns_and_sensitive_values(tf: Terraform, tmp_path: Path) -> None:
+def test_plan_json_shows_actions_unknowns_and_sensitive_values(
+    tf: Session, terraform: Terraform, tmp_path: Path
+) -> None:
     body = stack(
         {
             "aws_ssm_parameter": {"p": {"name": "/dev/demo/vpc-id", "type": "String", "value": "vpc-123"}},
@@ -90,9 +103,10 @@ def test_plan_json_shows_actions_unknowns_and_sensitive_values(tf: Terraform, tm
     assert repo["after_unknown"]["arn"] is True and repo["after_unknown"]["repository_url"] is True
     assert repo["after"]["tags_all"] == {"Env": "test", "Name": "demo"}, "tags_all = default_tags + tags"
     assert changes["aws_ssm_parameter.p"]["after_sensitive"]["value"] is True, "the schema's sensitive flag"
+    assert terraform.show_plan(tmp_path, "tfplan") == plan, "show_plan is terraform show -json in its own process"
 
 
-def test_apply_fills_realistic_values(tf: Terraform, tmp_path: Path) -> None:
+def test_apply_fills_realistic_values(tf: Session, tmp_path: Path) -> None:
     body = stack(
         {
             "aws_vpc": {"v": {"cidr_block": "10.0.0.0/16"}},
@@ -178,7 +192,7 @@ EXPECTED_POLICY = """{
 }"""
 
 
-def test_the_stand_ins_policy_document_is_the_real_policy_json(tf: Terraform, tmp_path: Path) -> None:
+def test_the_stand_ins_policy_document_is_the_real_policy_json(tf: Session, tmp_path: Path) -> None:
     body = stack(
         {},
         data={"aws_iam_policy_document": {"doc": {"statement": POLICY_STATEMENTS}}},
@@ -199,7 +213,7 @@ def test_the_stand_ins_policy_document_is_the_real_policy_json(tf: Terraform, tm
     assert out["id"] == str(zlib.crc32(EXPECTED_POLICY.encode()))  # the provider sets the CRC-32 of the JSON
 
 
-def test_import_blocks_with_a_literal_id_and_an_id_from_a_data_source(tf: Terraform, tmp_path: Path) -> None:
+def test_import_blocks_with_a_literal_id_and_an_id_from_a_data_source(tf: Session, tmp_path: Path) -> None:
     body = stack(
         {
             "aws_s3_bucket": {"data": {"bucket": "demo-data", "tags": {"Name": "demo"}}},
@@ -228,7 +242,7 @@ def test_import_blocks_with_a_literal_id_and_an_id_from_a_data_source(tf: Terraf
     assert again.returncode == 0, again.stdout
 
 
-def test_write_only_and_ephemeral_values_stay_out_of_state(tf: Terraform, tmp_path: Path) -> None:
+def test_write_only_and_ephemeral_values_stay_out_of_state(tf: Session, tmp_path: Path) -> None:
     body = stack(
         {
             "aws_secretsmanager_secret": {"s": {"name": "demo"}},

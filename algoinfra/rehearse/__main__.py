@@ -60,6 +60,7 @@ def main(argv: list[str]) -> int:
     except WorkspaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    _write_json(args.json, reports, [])
     print(
         f"==> {len(reports)} stacks rehearsed clean: init, validate, plan, apply, empty re-plan, destroy "
         f"({time.monotonic() - start:.0f} s)"

@@ -122,26 +122,6 @@ def provider_schema_response(path: Path = sch.SCHEMA_FILE) -> bytes:
     return encoded
 
 
-def subset_schema_response(types: dict[sch.Kind, list[str]]) -> bytes:
-    """A ``GetProviderSchema.Response`` with the provider block and only the named types (same schemas)."""
-    response = pb.GetProviderSchema.Response(
-        provider=schema_message(sch.provider_raw()),
-        server_capabilities=pb.ServerCapabilities(get_provider_schema_optional=True),
-    )
-    for name in types.get("resource", []):
-        if (found := sch.raw("resource", name)) is not None:
-            response.resource_schemas[name].CopyFrom(schema_message(found))
-    for name in types.get("data", []):
-        if (found := sch.raw("data", name)) is not None:
-            response.data_source_schemas[name].CopyFrom(schema_message(found))
-    encoded: bytes = response.SerializeToString()
-    for name in types.get("ephemeral", []):
-        if (found := sch.raw("ephemeral", name)) is not None:
-            entry = pb.GetProviderSchema.Response.ResourceSchemasEntry(key=name, value=schema_message(found))
-            encoded += field(_EPHEMERAL_FIELD, entry.SerializeToString())
-    return encoded
-
-
 def error(summary: str, detail: str = "", attribute: list[str] | None = None) -> Any:
     """An error diagnostic, optionally pointing at an attribute path."""
     diag = pb.Diagnostic(severity=pb.Diagnostic.ERROR, summary=summary, detail=detail)

@@ -5,24 +5,22 @@ Per stack, in the manifest's dependency order: ``init``, ``validate``,
 then ``destroy`` of every stack in reverse order (``prevent_destroy`` is
 lifted in the working copy only, or Terraform would refuse, as it should
 against AWS). Configs and independent stacks run in parallel (``jobs``
-Terraform processes at a time); each stack's steps run one after another.
+Terraform processes at a time, each running its commands one after
+another: see terraform.Session); each stack's steps run one after another.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from algoinfra.rehearse.server import TYPES_ENV
-from algoinfra.rehearse.terraform import Diagnostic, Result, Terraform, install
+from algoinfra.rehearse.terraform import Diagnostic, Result, Session, Terraform, install
 from algoinfra.rehearse.workspace import Workspace, find_configs
 
 INPUT = ("-input=false", "-no-color")
@@ -95,6 +93,8 @@ class Rehearsal:
         self.work = work
         self.jobs = max(1, jobs)
         self._lock = threading.Lock()
+        self._local = threading.local()
+        self._sessions: list[Session] = []
 
     def run(self, outdir: Path, *, report: Callable[[str], None] | None = None) -> list[StackReport]:
         """Rehearse every config under ``outdir``; raise :class:`RehearsalFailed` naming each failed stack."""
@@ -104,7 +104,12 @@ class Rehearsal:
             name = src.name if src != outdir or len(dirs) > 1 else outdir.absolute().name
             base = self.work / f"{i:02d}-{name}"
             configs.append(_Config(name, Workspace.create(src, base / "copy", base / "state")))
-        return self._schedule(configs, report or (lambda _line: None))
+        try:
+            return self._schedule(configs, report or (lambda _line: None))
+        finally:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
 
     # The scheduler: "up" of a stack (init..second plan) after the up of what it depends on;
     # "down" (destroy) after every up of its config and the down of every stack depending on it.
@@ -175,9 +180,17 @@ class Rehearsal:
         if phase == "down":
             report(rep.line())
 
+    def _session(self) -> Session:
+        """This worker thread's Terraform process (one per thread: commands -chdir their process)."""
+        session: Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self.terraform.session()
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
     def _step(self, cfg: _Config, stack: str, step: str, *args: str, ok: Sequence[int] = (0,)) -> Result:
-        env = {TYPES_ENV: json.dumps(used_types(cfg.workspace.stack_json(stack)))}
-        result = self.terraform.run(*args, cwd=cfg.workspace.stack_dir(stack), env=env)
+        result = self._session().run(*args, cwd=cfg.workspace.stack_dir(stack))
         if result.returncode not in ok or result.errors:
             diags = tuple(self._locate(cfg, stack, d) for d in result.errors)
             raise _StepFailed(Failure(cfg.name, stack, step, diags, result.describe()))
@@ -218,25 +231,6 @@ class Rehearsal:
         rep.prevent_destroy_lifted = cfg.workspace.write_override(stack, lift_prevent_destroy=True)
         destroyed = self._step(cfg, stack, "destroy", "destroy", *INPUT, "-json", "-auto-approve")
         rep.destroyed = _count(destroyed, "remove")
-
-
-def used_types(stack: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The provider types a stack's configuration names: the only schemas Terraform reads for it.
-
-    The rehearsal serves just these (about a third less CPU per Terraform
-    command: Terraform decodes and checks every schema it is given). Types a
-    stack's state holds are in its configuration too, as the rehearsal
-    applies that configuration; a scenario that plans against another
-    configuration's state uses the whole schema.
-    """
-    data = dict(stack.get("data") or {})
-    for check in (stack.get("check") or {}).values():
-        data.update(check.get("data") or {})
-    return {
-        "resource": sorted(stack.get("resource") or {}),
-        "data": sorted(t for t in data if t != "terraform_remote_state"),
-        "ephemeral": sorted(stack.get("ephemeral") or {}),
-    }
 
 
 def _count(result: Result, *keys: str) -> int:

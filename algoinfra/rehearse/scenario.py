@@ -62,6 +62,7 @@ class Scenario:
         self.terraform = terraform
         self.work = work
         self.state = work / "state"
+        self.session = terraform.session()
         self._copies: dict[Path, Workspace] = {}
 
     @classmethod
@@ -77,7 +78,11 @@ class Scenario:
         env = {FORCE_NEW_ENV: json.dumps({k: list(v) for k, v in force_new.items()})} if force_new else None
         try:
             with install(work / "standin", env=env) as tf:
-                yield cls(tf, work)
+                scenario = cls(tf, work)
+                try:
+                    yield scenario
+                finally:
+                    scenario.session.close()
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -90,7 +95,7 @@ class Scenario:
         return self._copies[key]
 
     def _run(self, ws: Workspace, stack: str, *args: str, ok: Sequence[int] = (0,)) -> Result:
-        result = self.terraform.run(*args, cwd=ws.stack_dir(stack))
+        result = self.session.run(*args, cwd=ws.stack_dir(stack))
         if result.returncode not in ok:
             raise TerraformError(result, f"{ws.source.name}/{stack}")
         return result
@@ -104,7 +109,8 @@ class Scenario:
         ws = self.workspace(synthesized)
         self._init(ws, stack)
         self._run(ws, stack, "plan", *INPUT, "-json", "-out=tfplan", *args)
-        return self.terraform.show_plan(ws.stack_dir(stack), "tfplan")
+        plan: dict[str, Any] = self._run(ws, stack, "show", "-json", "tfplan").json()
+        return plan
 
     def apply(self, synthesized: Path, stacks: Sequence[str] | None = None, *args: str) -> ApplyRun:
         """Plan and apply ``stacks`` (all, in dependency order, when omitted); the calls the stand-in saw."""

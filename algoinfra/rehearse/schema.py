@@ -88,15 +88,6 @@ def raw(kind: Kind, type_name: str, path: Path = SCHEMA_FILE) -> dict[str, Any] 
     return section.get(type_name)
 
 
-def provider_raw(path: Path = SCHEMA_FILE) -> dict[str, Any]:
-    split_dir = os.environ.get(SPLIT_DIR_ENV)
-    if split_dir and path == SCHEMA_FILE and (Path(split_dir) / "provider.json").is_file():
-        found: dict[str, Any] = json.loads((Path(split_dir) / "provider.json").read_text())
-        return found
-    provider: dict[str, Any] = document(path)["provider"]
-    return provider
-
-
 @functools.cache
 def lookup(kind: Kind, type_name: str, path: Path = SCHEMA_FILE) -> Schema | None:
     """The schema of one resource type (``kind`` "resource"), data source ("data") or ephemeral resource."""
@@ -107,8 +98,6 @@ def lookup(kind: Kind, type_name: str, path: Path = SCHEMA_FILE) -> Schema | Non
 def split(target: Path, path: Path = SCHEMA_FILE) -> None:
     """Write one JSON file per type under ``target/<kind>/`` (for :envvar:`ALGOINFRA_STANDIN_SCHEMA_DIR`)."""
     doc = document(path)
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "provider.json").write_text(json.dumps(doc["provider"], separators=(",", ":")))
     for kind, section in _SECTIONS.items():
         (target / kind).mkdir(parents=True, exist_ok=True)
         for name, raw in doc.get(section, {}).items():

@@ -41,8 +41,6 @@ MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca
 # Written by install(): the encoded schema response and the TLS pair, so a start costs no rebuild.
 SCHEMA_CACHE_ENV = "ALGOINFRA_STANDIN_SCHEMA_CACHE"
 TLS_DIR_ENV = "ALGOINFRA_STANDIN_TLS_DIR"
-# JSON {"resource": [...], "data": [...], "ephemeral": [...]}: serve only these types (see rehearsal.py).
-TYPES_ENV = "ALGOINFRA_STANDIN_TYPES"
 
 
 def make_certificate() -> tuple[bytes, bytes]:
@@ -260,8 +258,6 @@ def _handlers(plugin: Plugin) -> list[grpc.GenericRpcHandler]:
 
 
 def _schema_response() -> bytes:
-    if only := os.environ.get(TYPES_ENV):
-        return protocol.subset_schema_response(json.loads(only))
     cache = os.environ.get(SCHEMA_CACHE_ENV)
     if cache and Path(cache).is_file():
         return Path(cache).read_bytes()

@@ -25,6 +25,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -238,6 +239,10 @@ class Terraform:
             seconds=time.monotonic() - start,
         )
 
+    def session(self) -> Session:
+        """A :class:`Session`: one Terraform process for a series of commands (close it, or use ``with``)."""
+        return Session(self)
+
     def show_plan(self, cwd: Path | str, planfile: str = "tfplan") -> dict[str, Any]:
         """``terraform show -json <planfile>``: ``resource_changes[].change.actions``, ``importing``..."""
         result = self.run("show", "-json", planfile, cwd=cwd)
@@ -255,6 +260,80 @@ class Terraform:
 
     def clear_apply_calls(self) -> None:
         self.installation.log.unlink(missing_ok=True)
+
+
+class Session:
+    """One Terraform process that runs commands one after another (``tfcli --serve``).
+
+    Same results as :meth:`Terraform.run`, at well under half the CPU: the
+    library loads once, and Terraform decodes the provider schema once. Not
+    for concurrent use (commands ``-chdir`` the one process): one session per
+    thread. Extra environment per command is not possible (Go reads the
+    environment at start): use :meth:`Terraform.run` for that.
+    """
+
+    def __init__(self, terraform: Terraform) -> None:
+        self.terraform = terraform
+        self._proc: subprocess.Popen[str] | None = None
+
+    def _start(self) -> subprocess.Popen[str]:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(
+                self.terraform.command("--serve"),
+                env=self.terraform.environment(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        return self._proc
+
+    def run(self, *args: str, cwd: Path | str, timeout: float = 600) -> Result:
+        """Run ``terraform <args>`` in ``cwd`` (absolute or relative to this process's directory)."""
+        start = time.monotonic()
+        proc = self._start()
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps({"args": list(args), "cwd": str(Path(cwd).absolute())}) + "\n")
+        proc.stdin.flush()
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            line = proc.stdout.readline()
+        finally:
+            timer.cancel()
+        reply: dict[str, Any]
+        if not line:  # Terraform died (a panic) or was killed: the next command starts a new process
+            self.close()
+            reply = {"code": -1, "stdout": "", "stderr": f"terraform {' '.join(args)}: the Terraform process ended"}
+        else:
+            reply = json.loads(line)
+        return Result(
+            args=tuple(args),
+            cwd=Path(cwd),
+            returncode=int(reply["code"]),
+            stdout=str(reply["stdout"]),
+            stderr=str(reply["stderr"]),
+            seconds=time.monotonic() - start,
+        )
+
+    def close(self) -> None:
+        if self._proc is not None:
+            if self._proc.stdin is not None:
+                with suppress(OSError):
+                    self._proc.stdin.close()
+            try:
+                self._proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            if self._proc.stdout is not None:
+                self._proc.stdout.close()
+            self._proc = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 class TerraformError(Exception):

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ class _Background:
         self.report = self.tmp / "report.json"
         self.logs: list[str] = []
         self.returncode: int | None = None
+        self.started = time.time()
+        self.before: dict[str, bytes] = {}
+        self.after: dict[str, bytes] = {}
         self._proc: subprocess.Popen[str] | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -62,10 +66,12 @@ class _Background:
         env = {k: v for k, v in os.environ.items() if k not in ("Project", "Env", "REGION")}
         env.update(INFRA_CONFIG_DIR=str(ROOT / "configs"), CDKTF_OUTDIR=str(self.out))
         code = self._step("main.py", "--all-configs", env=env)
+        self.before = _files(self.out)
         if code == 0:
             code = self._step(
                 "-m", "algoinfra.rehearse", str(self.out), "--jobs", "2", "--json", str(self.report), env=env
             )
+        self.after = _files(self.out)
         self.returncode = code
 
     def wait(self, timeout: float = 900) -> dict[str, Any]:
@@ -87,6 +93,23 @@ class _Background:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def _terraform_files(root: Path) -> list[Path]:
+    """Terraform's working files anywhere in the repository (virtualenvs and node_modules aside)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in (".git", ".venv", ".venv-checkov", "node_modules")]
+        for name in [*dirnames, *filenames]:
+            if name in (".terraform", ".terraform.lock.hcl", "tfplan") or name.endswith(
+                (".tfstate", ".tfstate.backup")
+            ):
+                found.append(Path(dirpath) / name)
+    return found
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 _BACKGROUND = _Background()
 
 
@@ -104,6 +127,9 @@ def test_every_sample_config_rehearses_clean_from_init_to_destroy(synth_root: Pa
         assert s["planned"] == s["applied"] == s["destroyed"], (config, stack, s)
     lines = [line for line in report["output"].splitlines() if " planned " in line]
     assert len(lines) == len(expected), "one summary line per stack"
+    assert _BACKGROUND.before and _BACKGROUND.after == _BACKGROUND.before, "the synthesized dir is never modified"
+    strays = [p for p in _terraform_files(ROOT) if p.stat().st_mtime >= _BACKGROUND.started]
+    assert strays == [], "the rehearsal writes nothing outside its temporary directories"
 
 
 # --- Stacks Terraform rejects: each must fail, naming the stack, with Terraform's own diagnostic ---------------------

@@ -324,3 +324,5 @@ def test_a_scenario_replaces_a_compute_environment_before_deleting_the_old_one(t
         assert all(
             c.id and ":compute-environment/demo-spot-" in c.id for c in second.calls if c.type.endswith("environment")
         )
+        gone = sc.destroy(b)
+        assert gone.order() == [("aws_batch_job_queue.queue", "delete"), ("aws_batch_compute_environment.ce", "delete")]

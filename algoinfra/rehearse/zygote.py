@@ -35,7 +35,10 @@ _MAX_MESSAGE = 1 << 20
 CLIENT = """\
 import os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.connect(os.environ["ALGOINFRA_STANDIN_ZYGOTE"])
+try:
+    s.connect(os.environ["ALGOINFRA_STANDIN_ZYGOTE"])
+except OSError:  # no zygote after all: start the provider the slow way
+    os.execv(sys.executable, [sys.executable, "-m", "algoinfra.rehearse.server"])
 import json
 socket.send_fds(s, [json.dumps({"env": dict(os.environ), "cwd": os.getcwd()}).encode()], [0, 1, 2])
 status = s.recv(16)

@@ -84,10 +84,14 @@ class _Background:
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
+            # The rehearsal cleans up on SIGTERM; whatever is left after that is killed with its group.
             with contextlib.suppress(OSError):
-                os.killpg(self._proc.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=10)
+                self._proc.terminate()
+            try:
+                self._proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(OSError):
+                    os.killpg(self._proc.pid, signal.SIGKILL)
         import shutil
 
         shutil.rmtree(self.tmp, ignore_errors=True)

@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -47,6 +48,8 @@ def main(argv: list[str]) -> int:
     except WorkspaceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # SIGTERM unwinds like Ctrl-C: the temporary directory and the helper processes are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     start = time.monotonic()
     print(f"==> rehearsing {args.outdir} with Terraform and the stand-in AWS provider (offline, local state)")
     try:

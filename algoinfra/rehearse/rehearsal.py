@@ -94,6 +94,7 @@ class Rehearsal:
         self.jobs = max(1, jobs)
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._cancelled = threading.Event()
         self._sessions: list[Session] = []
 
     def run(self, outdir: Path, *, report: Callable[[str], None] | None = None) -> list[StackReport]:
@@ -114,8 +115,7 @@ class Rehearsal:
     # The scheduler: "up" of a stack (init..second plan) after the up of what it depends on;
     # "down" (destroy) after every up of its config and the down of every stack depending on it.
     def _schedule(self, configs: list[_Config], report: Callable[[str], None]) -> list[StackReport]:
-        up_done: set[tuple[int, str]] = set()
-        down_done: set[tuple[int, str]] = set()
+        done: set[tuple[str, int, str]] = set()
         started: set[tuple[str, int, str]] = set()
         failures: list[Failure] = []
         failed: set[int] = set()  # a failed config schedules nothing more; the others go on
@@ -124,41 +124,37 @@ class Rehearsal:
         def ready() -> list[tuple[str, int, str]]:
             out = []
             for i, cfg in enumerate(configs):
-                if i in failed:
-                    continue
                 ws = cfg.workspace
-                all_up = all((i, s) in up_done for s in ws.deps)
-                for stack in ws.order:
-                    if ("up", i, stack) not in started and all((i, d) in up_done for d in ws.deps[stack]):
+                all_up = all(("up", i, s) in done for s in ws.deps)
+                for stack in [] if i in failed else ws.order:
+                    if all(("up", i, d) in done for d in ws.deps[stack]):
                         out.append(("up", i, stack))
-                    if (
-                        all_up
-                        and ("down", i, stack) not in started
-                        and all((i, d) in down_done for d in ws.dependents(stack))
-                    ):
+                    if all_up and all(("down", i, d) in done for d in ws.dependents(stack)):
                         out.append(("down", i, stack))
-            return out
+            return [task for task in out if task not in started]
 
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            while True:
-                for task in ready():
-                    if len(running) >= self.jobs:
+            try:
+                while True:
+                    for task in ready()[: self.jobs - len(running)]:
+                        started.add(task)
+                        running[pool.submit(self._task, configs, task, report)] = task
+                    if not running:
                         break
-                    started.add(task)
-                    running[pool.submit(self._task, configs, task, report)] = task
-                if not running:
-                    break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    phase, i, stack = running.pop(fut)
-                    exc = fut.exception()
-                    if isinstance(exc, _StepFailed):
-                        failures.append(exc.failure)
-                        failed.add(i)
-                    elif exc is not None:
-                        raise exc
-                    else:
-                        (up_done if phase == "up" else down_done).add((i, stack))
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        task = running.pop(fut)
+                        exc = fut.exception()
+                        if isinstance(exc, _StepFailed):
+                            failures.append(exc.failure)
+                            failed.add(task[1])
+                        elif exc is not None:
+                            raise exc
+                        else:
+                            done.add(task)
+            except BaseException:
+                self._cancelled.set()  # Ctrl-C, SIGTERM or a bug: running tasks stop before their next step
+                raise
         reports = [cfg.reports[s] for cfg in configs for s in cfg.workspace.order if s in cfg.reports]
         if failures:
             raise RehearsalFailed(failures, reports)
@@ -190,6 +186,8 @@ class Rehearsal:
         return session
 
     def _step(self, cfg: _Config, stack: str, step: str, *args: str, ok: Sequence[int] = (0,)) -> Result:
+        if self._cancelled.is_set():
+            raise _StepFailed(Failure(cfg.name, stack, step, (), "cancelled"))
         result = self._session().run(*args, cwd=cfg.workspace.stack_dir(stack))
         if result.returncode not in ok or result.errors:
             diags = tuple(self._locate(cfg, stack, d) for d in result.errors)

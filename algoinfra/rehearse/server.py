@@ -283,6 +283,7 @@ def serve() -> int:
     plugin = Plugin(StandIn.from_env(), _schema_response(), stop)
     socket_dir = tempfile.mkdtemp(prefix="standin-", dir=os.environ.get("PLUGIN_UNIX_SOCKET_DIR") or None)
     socket = os.path.join(socket_dir, "plugin.sock")
+    _SOCKET_DIRS.append(socket_dir)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8), options=[("grpc.max_receive_message_length", 256 << 20)]
     )
@@ -302,10 +303,20 @@ def serve() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stop.wait()
     server.stop(grace=0).wait()
-    for path in (socket, socket_dir):
-        with contextlib.suppress(OSError):
-            os.remove(path) if path == socket else os.rmdir(path)
+    remove_socket()
     return 0
+
+
+_SOCKET_DIRS: list[str] = []
+
+
+def remove_socket() -> None:
+    """Remove this process's socket and its directory (also called by the zygote on a hard stop)."""
+    for socket_dir in _SOCKET_DIRS:
+        with contextlib.suppress(OSError):
+            os.remove(os.path.join(socket_dir, "plugin.sock"))
+        with contextlib.suppress(OSError):
+            os.rmdir(socket_dir)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ def _child(conn: socket.socket, fds: list[int], message: dict[str, object]) -> N
         try:
             conn.recv(1)
         finally:
+            server.remove_socket()
             os._exit(1)  # the client is gone: Terraform gave up on this provider
 
     threading.Thread(target=watch, daemon=True).start()

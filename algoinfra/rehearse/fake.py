@@ -137,8 +137,10 @@ def _known_only(value: Any) -> Any:
 
 def resource_id(ctx: Context) -> str:
     prefix = ID_PREFIX.get(ctx.type_name)
+    if prefix == "Z":  # Route 53 ids: upper case
+        return prefix + ctx.hex(20).upper()
     if prefix is not None:
-        return prefix + ctx.hex(17 if prefix != "Z" else 20).upper() if prefix == "Z" else prefix + ctx.hex(17)
+        return prefix + ctx.hex(17)
     if ctx.type_name == "aws_kms_key":
         h = ctx.hex(32)
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

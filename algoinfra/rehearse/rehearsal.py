@@ -199,6 +199,8 @@ class Rehearsal:
         if not diag.filename:
             return diag
         path = cfg.workspace.source_file(stack, diag.filename)
+        if path.is_relative_to(Path.cwd()):
+            path = path.relative_to(Path.cwd())  # cdktf.out/stacks/<id>/cdk.tf.json, as people typed it
         return Diagnostic(diag.severity, diag.summary, diag.detail, str(path), diag.line, diag.address)
 
     def _up(self, cfg: _Config, stack: str, rep: StackReport) -> None:

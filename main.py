@@ -11,6 +11,7 @@
 ``python main.py --all-configs``   every config, each into ``<outdir>/<project>-<env>/``
 ``python main.py --cost``          idle cost of the selected config, or of every
                                    config when neither Project nor Env is set
+``python main.py --help``          all of this, with the stacks and the configs found
 """
 
 from __future__ import annotations
@@ -27,7 +28,19 @@ EXIT_BAD_INPUT = 2
 FLAGS = ("--all-configs", "--cost")
 
 
+def print_help(argv: list[str]) -> bool:
+    """``-h``/``--help`` anywhere: print the usage (fast, no provider bindings) and say so."""
+    from algoinfra.usage import HELP_FLAGS, usage
+
+    if not any(a in HELP_FLAGS for a in argv):
+        return False
+    print(usage(flags=FLAGS, config_dir=Path(os.environ.get("INFRA_CONFIG_DIR") or ROOT / "configs")), end="")
+    return True
+
+
 def main(argv: list[str]) -> int:
+    if print_help(argv):
+        return 0
     from algoinfra import config as cfg
 
     env = os.environ

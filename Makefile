@@ -10,6 +10,8 @@ PY := $(VENV)/bin/python
 STAMPS := .make
 # Where synth writes and plan/rehearse read: the cdktf CLI's variable, as main.py reads it.
 OUTDIR = $${CDKTF_OUTDIR:-cdktf.out}
+# make plan: `project` (the project's stacks), `all` (terraform-state and account-baseline too) or ids, comma-separated.
+STACKS ?= project
 
 # The project's own toolchain first: Node 22 from node_modules (jsii, the cdktf CLI),
 # and no CDKTF telemetry (it prints getaddrinfo ENOTFOUND where it cannot get out).
@@ -17,7 +19,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export CHECKPOINT_DISABLE ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help synth test setup lint typecheck pytest rehearse cost bench snapshot-update lock clean
+.PHONY: help synth test setup lint typecheck pytest plan rehearse cost bench snapshot-update lock clean
 
 help: ## list the targets (also what `make` alone does)
 	@echo "usage: make <target> [Project=<project> Env=<env> ...]   (variables: .venv/bin/python main.py --help)"
@@ -44,6 +46,9 @@ typecheck: $(STAMPS)/python ## mypy --strict
 pytest: setup ## the test suite only
 	@echo "==> pytest (synth of every sample config, Terraform's parser, checkov, snapshots)"
 	@$(PY) -m pytest
+
+plan: $(STAMPS)/python $(STAMPS)/node ## preflight, synth, then terraform init + plan per stack in deploy order (STACKS=project|all|<id>,...); needs AWS credentials
+	@$(PY) -m algoinfra.plan --outdir "$(OUTDIR)" --stacks "$(STACKS)"
 
 rehearse: synth ## Terraform init/validate/plan/apply/destroy of the selected config offline (stand-in provider, no credentials)
 	@$(PY) -m algoinfra.rehearse "$(OUTDIR)"

@@ -130,7 +130,7 @@ def test_make_help_lists_every_target_once_with_a_line() -> None:
     names = [name for name, _ in listed]
     assert sorted(names) == sorted(phony_targets()), "every .PHONY target needs a `## ` comment, and only those"
     assert len(names) == len(set(names))
-    assert {"synth", "test", "rehearse", "cost", "bench", "snapshot-update"} <= set(names)
+    assert {"synth", "test", "rehearse", "plan", "cost", "bench", "snapshot-update"} <= set(names)
     assert all(len(text) > 10 for _, text in listed)
 
 

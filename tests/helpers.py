@@ -1,8 +1,21 @@
-"""Shared test helpers: sample configs, variants of them, and reading synthesized stacks."""
+"""Shared test helpers: sample configs, variants of them, and reading synthesized stacks.
+
+Two sets of configs, so that adding a project never breaks a test:
+
+- ``ALL_CONFIG_KEYS``: every project config in the config dir, whatever exists
+  (the samples and each real project). The generic tests run over all of them:
+  loading, validation, synthesis, Terraform's parser, checkov, hygiene.
+- ``SAMPLE_KEYS``: the samples (``project-sample-<env>``) only. Tests that pin
+  figures (snapshots, cost sums, counts) use these.
+
+``ALGOINFRA_TEST_CONFIG_DIR`` points the suite at another config dir
+(tests/test_estate.py runs the suite on the repo's configs plus a new project).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,9 +26,11 @@ import yaml
 from algoinfra import config as cfg
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = ROOT / "configs"
+CONFIG_DIR = Path(os.environ.get("ALGOINFRA_TEST_CONFIG_DIR") or ROOT / "configs")
 BACKEND = ROOT / "backend.tf.json"
-SAMPLE_KEYS = tuple(p.name.removesuffix(cfg.CONFIG_SUFFIX) for p in cfg.list_configs(CONFIG_DIR))
+SAMPLE_PROJECT = "project-sample"
+ALL_CONFIG_KEYS = tuple(p.name.removesuffix(cfg.CONFIG_SUFFIX) for p in cfg.list_configs(CONFIG_DIR))
+SAMPLE_KEYS = tuple(f"{SAMPLE_PROJECT}-{env}" for env in cfg.ENVS if f"{SAMPLE_PROJECT}-{env}" in ALL_CONFIG_KEYS)
 
 
 def sample_path(key: str) -> Path:

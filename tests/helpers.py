@@ -33,6 +33,34 @@ ALL_CONFIG_KEYS = tuple(p.name.removesuffix(cfg.CONFIG_SUFFIX) for p in cfg.list
 SAMPLE_KEYS = tuple(f"{SAMPLE_PROJECT}-{env}" for env in cfg.ENVS if f"{SAMPLE_PROJECT}-{env}" in ALL_CONFIG_KEYS)
 
 
+# What must never reach an operator's terminal from the project's own commands.
+NOISE = {
+    "CDKTF telemetry": "checkpoint-api.hashicorp.com",
+    "name lookup": "ENOTFOUND",
+    "jsii's unsupported-Node banner": "This software is currently running on node",
+    "end-of-life banner": "end-of-life",
+    "Node deprecation warning": "DeprecationWarning",
+    "cdktf's NODE_OPTIONS warning": "without a setting for --max-old-space-size",
+}
+# What the project sets itself (Makefile, .npmrc, aws_bindings) or a selection.
+_PROJECT_SET = ("CHECKPOINT_DISABLE", "JSII_NODE", "NODE_OPTIONS", "TF_CLI_CONFIG_FILE", "CDKTF_OUTDIR")
+_SELECTION = ("Project", "Env", "REGION", "INFRA_CONFIG_DIR", "ALGOINFRA_TEST_CONFIG_DIR")
+
+
+def machine_env() -> dict[str, str]:
+    """The operator's shell on a fresh machine: none of the project's variables, node_modules/.bin not on PATH."""
+    drop = (*_PROJECT_SET, *_SELECTION)
+    env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("JSII_SILENCE")}
+    node_bin = ROOT / "node_modules" / ".bin"
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if Path(p) != node_bin)
+    return env
+
+
+def noise(text: str) -> list[str]:
+    """The kinds of noise found in a command's output."""
+    return [what for what, fragment in NOISE.items() if fragment in text]
+
+
 def sample_path(key: str) -> Path:
     return CONFIG_DIR / f"{key}{cfg.CONFIG_SUFFIX}"
 

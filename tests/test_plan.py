@@ -19,7 +19,7 @@ import pytest
 
 from algoinfra import plan
 from stacks.app import STACK_IDS
-from tests.helpers import ROOT
+from tests.helpers import ROOT, machine_env, noise
 
 FAKE = """#!{python}
 import json, os, sys
@@ -285,10 +285,11 @@ def test_unknown_stack_id_is_one_line(rig: Rig, outdir: Path, capfd) -> None:
     assert rig.planned() == []
 
 
-def test_make_plan_synthesizes_into_cdktf_outdir_then_plans(rig: Rig, tmp_path: Path) -> None:
+def test_make_plan_synthesizes_into_cdktf_outdir_then_plans_quietly(rig: Rig, tmp_path: Path) -> None:
+    """The whole path from a fresh shell: Makefile, main.py's synth (jsii on the project's Node), the plans."""
     out = tmp_path / "custom-out"
     env = {
-        **{k: v for k, v in os.environ.items() if k not in ("Project", "Env", "REGION", "INFRA_CONFIG_DIR")},
+        **machine_env(),
         **rig.env,
         "PATH": os.pathsep.join([str(rig.bin), "/usr/bin", "/bin"]),
         "CDKTF_OUTDIR": str(out),
@@ -303,6 +304,7 @@ def test_make_plan_synthesizes_into_cdktf_outdir_then_plans(rig: Rig, tmp_path: 
         timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert noise(result.stdout + result.stderr) == []
     assert (out / "manifest.json").is_file()
     assert rig.planned() == list(STACK_IDS)
     assert {str(Path(c["cwd"]).parent) for c in rig.calls("terraform") if c["args"][0] == "plan"} == {

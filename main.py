@@ -11,6 +11,7 @@
 ``python main.py --all-configs``   every config, each into ``<outdir>/<project>-<env>/``
 ``python main.py --cost``          idle cost of the selected config, or of every
                                    config when neither Project nor Env is set
+``python main.py --help``          all of this, with the stacks and the configs found
 
 Every variable is checked before anything is built from it, and every input
 before the provider bindings are imported: bad input is one line on stderr,
@@ -68,10 +69,24 @@ class Selection:
     outdir: Path
 
 
+def print_help(argv: list[str]) -> bool:
+    """``-h``/``--help`` anywhere: print the usage (fast, no provider bindings) and say so."""
+    from algoinfra.usage import HELP_FLAGS, usage
+
+    if not any(a in HELP_FLAGS for a in argv):
+        return False
+    print(usage(flags=FLAGS, config_dir=Path(os.environ.get("INFRA_CONFIG_DIR") or ROOT / "configs")), end="")
+    return True
+
+
 def main(argv: list[str]) -> int:
+    if print_help(argv):
+        return 0
     unknown = [a for a in argv if a not in FLAGS]
     if unknown:
-        print(f"error: main.py: unknown argument {shown(unknown[0])} (known: {', '.join(FLAGS)})", file=sys.stderr)
+        print(
+            f"error: main.py: unknown argument {shown(unknown[0])} (known: {', '.join(FLAGS)}, --help)", file=sys.stderr
+        )
         return EXIT_BAD_INPUT
     from algoinfra import config as cfg
 

@@ -48,13 +48,14 @@ ASSEMBLY = "@cdktf/provider-aws"
 # The versions the fast path was verified against (byte-identical output).
 VERIFIED = {"cdktf-cdktf-provider-aws": "21.22.1", "jsii": "1.142.0"}
 
-# jsii prints a large end-of-life banner on Node 20 (the README recommends 22+).
-# It goes to the child Node process through its environment; an operator's own
-# setting wins.
-_QUIET_NODE = {
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-}
+# jsii ended support for Node 20, and prints a large banner on it. The project
+# installs Node 22 LTS (npm package `node`, pinned in package.json) and jsii's
+# kernel runs on it; an operator's own JSII_NODE wins. Without `npm ci` jsii
+# falls back to the `node` on PATH, banner included: the banner then tells the truth.
+PROJECT_NODE = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "node"
+# cdktf 0.21 (archived, never to be fixed) calls util.isArray, which Node 22
+# reports on every synth (DEP0044). Only that warning is turned off.
+_NODE_WARNING_OFF = "--disable-warning=DEP0044"
 
 _mode: str | None = None
 
@@ -72,8 +73,10 @@ def load(*, fast: bool = True) -> str:
     if PACKAGE in sys.modules:  # someone imported it the plain way already
         _mode = "plain"
         return _mode
-    for key, value in _QUIET_NODE.items():
-        os.environ.setdefault(key, value)
+    if PROJECT_NODE.is_file() and os.environ.setdefault("JSII_NODE", str(PROJECT_NODE)) == str(PROJECT_NODE):
+        node_options = os.environ.get("NODE_OPTIONS", "")
+        if _NODE_WARNING_OFF not in node_options.split():
+            os.environ["NODE_OPTIONS"] = f"{node_options} {_NODE_WARNING_OFF}".strip()
     _cache_stub_type_hints()
     gc.disable()
     try:

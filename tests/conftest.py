@@ -1,4 +1,9 @@
-"""Session fixtures: the provider bindings are imported once, every sample config synthesized once."""
+"""Session fixtures: the provider bindings are imported once, every config of the config dir synthesized once.
+
+``sample_configs``, ``synth_root`` and ``stacks`` hold every config of the
+config dir (the samples and any real project: the generic tests cover them all);
+tests that pin figures parametrize over ``SAMPLE_KEYS`` (tests/helpers.py).
+"""
 
 from __future__ import annotations
 
@@ -19,13 +24,20 @@ from stacks.app import synth_config  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def sample_configs() -> dict[str, cfg.ProjectConfig]:
+def all_configs() -> dict[str, cfg.ProjectConfig]:
+    """Every config of the config dir, by key (``ALL_CONFIG_KEYS``)."""
     return {c.key: c for c in cfg.load_all(CONFIG_DIR, backend_path=BACKEND)}
 
 
 @pytest.fixture(scope="session")
+def sample_configs(all_configs: dict[str, cfg.ProjectConfig]) -> dict[str, cfg.ProjectConfig]:
+    """Historic name, kept for the tests that use it: every config of the config dir, samples included."""
+    return all_configs
+
+
+@pytest.fixture(scope="session")
 def synth_root(tmp_path_factory: pytest.TempPathFactory, sample_configs: dict[str, cfg.ProjectConfig]) -> Path:
-    """Every sample config synthesized once, each into ``<root>/<project>-<env>/``."""
+    """Every config synthesized once, each into ``<root>/<project>-<env>/``."""
     root = tmp_path_factory.mktemp("synth") / "cdktf.out"
     synthesize(list(sample_configs.values()), root, build=synth_config, per_config_dirs=True)
     return root

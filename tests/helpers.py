@@ -1,8 +1,21 @@
-"""Shared test helpers: sample configs, variants of them, and reading synthesized stacks."""
+"""Shared test helpers: sample configs, variants of them, and reading synthesized stacks.
+
+Two sets of configs, so that adding a project never breaks a test:
+
+- ``ALL_CONFIG_KEYS``: every project config in the config dir, whatever exists
+  (the samples and each real project). The generic tests run over all of them:
+  loading, validation, synthesis, Terraform's parser, checkov, hygiene.
+- ``SAMPLE_KEYS``: the samples (``project-sample-<env>``) only. Tests that pin
+  figures (snapshots, cost sums, counts) use these.
+
+``ALGOINFRA_TEST_CONFIG_DIR`` points the suite at another config dir
+(tests/test_estate.py runs the suite on the repo's configs plus a new project).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,9 +26,39 @@ import yaml
 from algoinfra import config as cfg
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = ROOT / "configs"
+CONFIG_DIR = Path(os.environ.get("ALGOINFRA_TEST_CONFIG_DIR") or ROOT / "configs")
 BACKEND = ROOT / "backend.tf.json"
-SAMPLE_KEYS = tuple(p.name.removesuffix(cfg.CONFIG_SUFFIX) for p in cfg.list_configs(CONFIG_DIR))
+SAMPLE_PROJECT = "project-sample"
+ALL_CONFIG_KEYS = tuple(p.name.removesuffix(cfg.CONFIG_SUFFIX) for p in cfg.list_configs(CONFIG_DIR))
+SAMPLE_KEYS = tuple(f"{SAMPLE_PROJECT}-{env}" for env in cfg.ENVS if f"{SAMPLE_PROJECT}-{env}" in ALL_CONFIG_KEYS)
+
+
+# What must never reach an operator's terminal from the project's own commands.
+NOISE = {
+    "CDKTF telemetry": "checkpoint-api.hashicorp.com",
+    "name lookup": "ENOTFOUND",
+    "jsii's unsupported-Node banner": "This software is currently running on node",
+    "end-of-life banner": "end-of-life",
+    "Node deprecation warning": "DeprecationWarning",
+    "cdktf's NODE_OPTIONS warning": "without a setting for --max-old-space-size",
+}
+# What the project sets itself (Makefile, .npmrc, aws_bindings) or a selection.
+_PROJECT_SET = ("CHECKPOINT_DISABLE", "JSII_NODE", "NODE_OPTIONS", "TF_CLI_CONFIG_FILE", "CDKTF_OUTDIR")
+_SELECTION = ("Project", "Env", "REGION", "INFRA_CONFIG_DIR", "ALGOINFRA_TEST_CONFIG_DIR")
+
+
+def machine_env() -> dict[str, str]:
+    """The operator's shell on a fresh machine: none of the project's variables, node_modules/.bin not on PATH."""
+    drop = (*_PROJECT_SET, *_SELECTION)
+    env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("JSII_SILENCE")}
+    node_bin = ROOT / "node_modules" / ".bin"
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if Path(p) != node_bin)
+    return env
+
+
+def noise(text: str) -> list[str]:
+    """The kinds of noise found in a command's output."""
+    return [what for what, fragment in NOISE.items() if fragment in text]
 
 
 def sample_path(key: str) -> Path:

@@ -74,9 +74,10 @@ def test_remote_backend_and_state_keys(stacks, sample_configs) -> None:
             )
             assert s3["encrypt"] is True and s3["use_lockfile"] is True
             if stack_id == "account-baseline":
+                # One state per account and region, shared by every config of the account (by design).
                 assert s3["key"] == f"{STATE_KEY_PREFIX}/accounts/{c.account_id}/{c.region}/account-baseline.tfstate"
-            else:
-                assert s3["key"] == f"{STATE_KEY_PREFIX}/{c.project}/{c.env}/{c.region}/{stack_id}.tfstate"
+                continue
+            assert s3["key"] == f"{STATE_KEY_PREFIX}/{c.project}/{c.env}/{c.region}/{stack_id}.tfstate"
             keys.append(s3["key"])
     assert len(keys) == len(set(keys)), "two stacks share a state key"
 

@@ -384,5 +384,5 @@ def test_cost_prints_the_selection_on_stderr(
 def test_unknown_arguments_are_one_escaped_line() -> None:
     result = run_main({}, "--bogus\n\x1b[2J", timeout=10)
     assert result.returncode == 2 and result.stderr == (
-        "error: main.py: unknown argument '--bogus\\n\\x1b[2J' (known: --all-configs, --cost)\n"
+        "error: main.py: unknown argument '--bogus\\n\\x1b[2J' (known: --all-configs, --cost, --help)\n"
     )

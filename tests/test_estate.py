@@ -1,0 +1,111 @@
+"""Adding a project keeps the suite green: the README's "add a project" steps, then the generic tests.
+
+The generic tests cover every config of the config dir (``ALL_CONFIG_KEYS``);
+figures are pinned on the samples only (``SAMPLE_KEYS``). The proof runs the
+suite in a subprocess on a copy of ``configs/`` plus new projects made as the
+README says (copy a sample, change name, repository and CIDR; the account stays
+a sample's, as for a new project in an existing account, so the copy needs
+nothing else).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from algoinfra import config as cfg
+from tests.helpers import ALL_CONFIG_KEYS, CONFIG_DIR, ROOT, SAMPLE_KEYS, SAMPLE_PROJECT, sample_data
+
+# Not re-run on the bigger estate: tests that do not read the config dir, and
+# the slow ones whose generic part the main run already covers for configs/.
+NOT_RERUN = [
+    "tests/test_estate.py",
+    "tests/test_toolchain.py",
+    "tests/test_plan.py",
+    "tests/test_help.py",
+    "tests/test_docs.py",
+    "tests/test_workflows.py",
+    "tests/test_fast_import.py",
+    "tests/test_main.py",
+]
+NOT_RERUN_GLOBS = ["tests/test_rehearse*"]
+
+
+def test_every_config_is_loaded_and_synthesized(all_configs, synth_root: Path) -> None:
+    assert set(SAMPLE_KEYS) <= set(ALL_CONFIG_KEYS) and SAMPLE_KEYS
+    assert sorted(all_configs) == sorted(ALL_CONFIG_KEYS)
+    assert sorted(p.parent.name for p in synth_root.glob("*/manifest.json")) == sorted(ALL_CONFIG_KEYS)
+    assert all(k.startswith(f"{SAMPLE_PROJECT}-") for k in SAMPLE_KEYS)
+
+
+def free_cidrs(config_dir: Path) -> Iterator[str]:
+    """/20s that overlap no project of the dir and no routed CIDR of the platform."""
+    taken = [
+        ipaddress.ip_network(yaml.safe_load(p.read_text())["network"]["vpc_cidr"]) for p in cfg.list_configs(config_dir)
+    ]
+    platform = yaml.safe_load((config_dir / cfg.PLATFORM_FILE).read_text())
+    taken += [ipaddress.ip_network(c) for env in platform["environments"].values() for c in env.get("routed_cidrs", [])]
+    for candidate in ipaddress.ip_network("10.128.0.0/9").subnets(new_prefix=20):
+        if not any(candidate.overlaps(t) for t in taken):
+            taken.append(candidate)
+            yield str(candidate)
+
+
+def add_project(config_dir: Path, project: str, env: str, cidr: str) -> None:
+    """The README's steps: copy the sample of the env, set project, repository and CIDR."""
+    data = sample_data(f"{SAMPLE_PROJECT}-{env}")
+    data["project"] = project
+    data["github"]["repository"] = f"aces-inc/{project}"
+    data["network"]["vpc_cidr"] = cidr
+    data["network"].pop("subnets", None)  # derived from the CIDR
+    (config_dir / f"{project}-{env}{cfg.CONFIG_SUFFIX}").write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_a_new_project_keeps_the_suite_green(tmp_path: Path) -> None:
+    estate = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, estate)  # whatever the repo holds: platform, accounts, every project
+    cidrs = free_cidrs(estate)
+    for env in ("dev", "staging"):
+        add_project(estate, "project-newcomer", env, next(cidrs))
+    basetemp = tmp_path / "run"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
+        "ALGOINFRA_TEST_CONFIG_DIR": str(estate),
+        "INFRA_CONFIG_DIR": str(estate),
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--basetemp={basetemp}",
+            *(f"--ignore={p}" for p in NOT_RERUN),
+            *(f"--ignore-glob={g}" for g in NOT_RERUN_GLOBS),
+            "-k",
+            "not checkov",  # checkov scans every config of configs/ in the main run
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    tail = "\n".join(result.stdout.splitlines()[-30:])
+    assert result.returncode == 0, tail
+    summary = re.search(r"(\d+) passed", result.stdout)
+    assert summary and int(summary.group(1)) > 100 and " failed" not in result.stdout.splitlines()[-1], tail
+    # The new projects were part of it: synthesized with the rest.
+    synthesized = {p.parent.name for p in basetemp.glob("synth*/cdktf.out/*/manifest.json")}
+    assert {"project-newcomer-dev", "project-newcomer-staging"} <= synthesized
+    assert set(ALL_CONFIG_KEYS) <= synthesized

@@ -6,6 +6,8 @@
   INFRA_CONFIG_DIR                        (default configs/)
   CDKTF_OUTDIR set by the cdktf CLI       (default cdktf.out)
   ALGOINFRA_BINDINGS=plain                skip the fast provider import (benchmarks)
+  ALGOINFRA_CDK  cdktf | terrain          the CDK framework (default cdktf); terrain runs on CDK
+                                          Terrain and needs its Python (.venv-terrain, make setup-terrain)
 
 ``python main.py``                 synthesize the selected config into the out dir
 ``python main.py --all-configs``   every config, each into ``<outdir>/<project>-<env>/``
@@ -28,12 +30,17 @@ FLAGS = ("--all-configs", "--cost")
 
 
 def main(argv: list[str]) -> int:
+    from algoinfra import aws_bindings
     from algoinfra import config as cfg
 
     env = os.environ
     unknown = [a for a in argv if a not in FLAGS]
     if unknown:
         print(f"main.py: unknown argument {unknown[0]!r} (known: {', '.join(FLAGS)})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    framework = env.get("ALGOINFRA_CDK") or aws_bindings.FRAMEWORKS[0]
+    if framework not in aws_bindings.FRAMEWORKS:
+        print(f"error: ALGOINFRA_CDK: {framework!r} is none of {', '.join(aws_bindings.FRAMEWORKS)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     cost = "--cost" in argv
     every = "--all-configs" in argv or (cost and not (env.get("Project") or env.get("Env")))
@@ -52,9 +59,11 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    from algoinfra import aws_bindings
-
-    aws_bindings.load(fast=env.get("ALGOINFRA_BINDINGS") != "plain")
+    try:
+        aws_bindings.load(fast=env.get("ALGOINFRA_BINDINGS") != "plain", framework=framework)
+    except aws_bindings.FrameworkError as exc:
+        print(f"error: ALGOINFRA_CDK={framework}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     from algoinfra.synth import synthesize
     from stacks.app import synth_config
 

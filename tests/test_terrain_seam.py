@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from algoinfra import aws_bindings
+from scripts.terrain_deps import canonical, requirement_name, terrain_requirements
 from tests.helpers import ROOT
 
 # Every module of the app and its tools; tests may name what they check.
@@ -135,3 +136,38 @@ def test_bad_framework_choice_exits_2_with_one_line(tmp_path: Path, value: str, 
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(fragment), result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def read_lock(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[canonical(name)] = version
+    return pins
+
+
+def test_terrain_lock_pins_every_direct_dependency() -> None:
+    """requirements-terrain.lock derives from pyproject's dependencies: none is missing or pinned apart."""
+    lock = read_lock(ROOT / "requirements-terrain.lock")
+    requirements = terrain_requirements()
+    assert {"cdktn", "cdktn-provider-aws", "constructs"} <= {requirement_name(r) for r in requirements}
+    for requirement in requirements:
+        name, _, version = requirement.partition("==")
+        assert version, f"{requirement}: pin it with =="
+        assert lock.get(canonical(name)) == version, f"requirements-terrain.lock: {requirement} (run make lock-terrain)"
+    assert not [name for name in lock if name.startswith("cdktf")]  # no CDKTF package behind the alias
+
+
+def test_terrain_requirements_refuse_a_stale_replacement(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\ndependencies = ["cdktf==1", "pyyaml==2"]\n'
+        '[tool.algoinfra.terrain.replace]\ncdktf = "cdktn==3"\ncdktf-gone = "x==4"\n'
+    )
+    with pytest.raises(ValueError, match="cdktf-gone is not a dependency"):
+        terrain_requirements(pyproject)
+    pyproject.write_text(
+        '[project]\ndependencies = ["CDKTF==1", "pydantic==2"]\n[tool.algoinfra.terrain.replace]\ncdktf = "cdktn==3"\n'
+    )
+    assert terrain_requirements(pyproject) == ["cdktn==3", "pydantic==2"]

@@ -9,16 +9,20 @@ every stack and manifest, pretty-printed, must be the same.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from algoinfra import aws_bindings
 from tests.helpers import ROOT
+from tests.test_terrain_seam import SOURCES, framework_imports
 
 pytestmark = pytest.mark.terrain
 
@@ -87,6 +91,78 @@ def test_every_stack_is_identical_but_for_the_version_strings(synth_root: Path, 
                 )
             )
     assert diffs == [], "\n".join(diffs[:80])
+
+
+def keyword_arguments(module: Path) -> dict[str, tuple[set[str], set[str]]]:
+    """Class name -> (required, optional) keyword arguments of its constructor, read from the generated source."""
+    found = {}
+    for node in ast.parse(module.read_text()).body:
+        if isinstance(node, ast.ClassDef):
+            for fn in node.body:
+                if isinstance(fn, ast.FunctionDef) and fn.name == "__init__":
+                    pairs = list(zip(fn.args.kwonlyargs, fn.args.kw_defaults, strict=True))
+                    found[node.name] = (
+                        {a.arg for a, d in pairs if d is None},
+                        {a.arg for a, d in pairs if d is not None},
+                    )
+    return found
+
+
+def package_dir(python: str, package: str) -> Path:
+    code = f"import importlib.util; print(next(iter(importlib.util.find_spec({package!r}).submodule_search_locations)))"
+    return Path(subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout.strip())
+
+
+def test_provider_classes_we_import_keep_their_arguments() -> None:
+    """Every class of every provider submodule the code imports: no argument lost, none newly required."""
+    cdktf_pkg = package_dir(sys.executable, aws_bindings.PACKAGE)
+    terrain_pkg = package_dir(str(TERRAIN_PYTHON), aws_bindings.TERRAIN_MODULES[aws_bindings.PACKAGE])
+    submodules = {
+        name.split(".")[1]
+        for path in SOURCES
+        for _, name in framework_imports(path)
+        if name.startswith(aws_bindings.PACKAGE + ".")
+    }
+    assert len(submodules) > 30
+    checked, broken = 0, []
+    for sub in sorted(submodules):
+        before, after = (keyword_arguments(pkg / sub / "__init__.py") for pkg in (cdktf_pkg, terrain_pkg))
+        checked += len(before)
+        broken += [f"{sub}.{problem}" for problem in compare_arguments(before, after)]
+    assert checked > 300
+    assert broken == []
+
+
+def compare_arguments(
+    before: dict[str, tuple[set[str], set[str]]], after: dict[str, tuple[set[str], set[str]]]
+) -> list[str]:
+    """What breaks code written against ``before``: a class gone, an argument lost, an argument newly required."""
+    broken = []
+    for cls, (required, optional) in before.items():
+        if cls not in after:
+            broken.append(f"{cls}: gone")
+            continue
+        new_required, new_optional = after[cls]
+        if lost := (required | optional) - (new_required | new_optional):
+            broken.append(f"{cls}: lost {sorted(lost)}")
+        if now := new_required - required:
+            broken.append(f"{cls}: now requires {sorted(now)}")
+    return broken
+
+
+def test_argument_comparison_catches_each_break(tmp_path: Path) -> None:
+    before, after = tmp_path / "before.py", tmp_path / "after.py"
+    before.write_text(
+        "class A:\n    def __init__(self, *, a, b=None, c=None): ...\nclass B:\n    def __init__(self, *, x): ...\n"
+    )
+    after.write_text("class A:\n    def __init__(self, *, b, c=None, d=None): ...\n")
+    assert keyword_arguments(before) == {"A": ({"a"}, {"b", "c"}), "B": ({"x"}, set())}
+    assert compare_arguments(keyword_arguments(before), keyword_arguments(after)) == [
+        "A: lost ['a']",
+        "A: now requires ['b']",
+        "B: gone",
+    ]
+    assert compare_arguments(keyword_arguments(before), keyword_arguments(before)) == []
 
 
 def test_normalize_changes_only_the_version_keys() -> None:

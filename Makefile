@@ -27,7 +27,9 @@ endif
 # Where the rehearsal (issue 13: Terraform core + a stand-in provider) plugs into `make test-terrain`:
 # a command run on Terrain's output of every sample config in $(TERRAIN_OUT), for example
 #   TERRAIN_REHEARSAL = $(PY) -m algoinfra.rehearse $(TERRAIN_OUT)
-# It needs the schema of hashicorp/aws 6.69.1 (what cdktn-provider-aws 25.8.1 pins); until then it is empty.
+# The stand-in provider must then serve hashicorp/aws 6.69.1 (the version cdktn-provider-aws 25.8.1 pins)
+# with its schema, generated where the Terraform registry is reachable (scripts/provider_schema.py
+# --version 6.69.1 on the rehearse branch); these machines cannot download it. Until then it is empty.
 TERRAIN_REHEARSAL ?=
 TERRAIN_OUT := cdktf.out.terrain
 

@@ -18,16 +18,43 @@ STACKS ?= project
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export CHECKPOINT_DISABLE ?= 1
 
+# CDK Terrain, the maintained fork of CDKTF, in its own virtualenv (pinned in requirements-terrain.lock).
+TERRAIN_VENV := .venv-terrain
+TERRAIN_PY := $(TERRAIN_VENV)/bin/python
+
+# The framework `make synth` builds with: CDK=cdktf (the default) or CDK=terrain.
+CDK ?= cdktf
+ifeq ($(CDK),cdktf)
+SYNTH_PY := $(PY)
+SYNTH_SETUP := $(STAMPS)/python
+SYNTH_ENV :=
+else ifeq ($(CDK),terrain)
+SYNTH_PY := $(TERRAIN_PY)
+SYNTH_SETUP := $(STAMPS)/terrain
+SYNTH_ENV := ALGOINFRA_CDK=terrain
+else
+$(error CDK=$(CDK): use CDK=cdktf (the default) or CDK=terrain)
+endif
+
+# Where the rehearsal (issue 13: Terraform core + a stand-in provider) plugs into `make test-terrain`:
+# a command run on Terrain's output of every sample config in $(TERRAIN_OUT), for example
+#   TERRAIN_REHEARSAL = $(PY) -m algoinfra.rehearse $(TERRAIN_OUT)
+# The stand-in provider must then serve hashicorp/aws 6.69.1 (the version cdktn-provider-aws 25.8.1 pins)
+# with its schema, generated where the Terraform registry is reachable (scripts/provider_schema.py
+# --version 6.69.1 on the rehearse branch); these machines cannot download it. Until then it is empty.
+TERRAIN_REHEARSAL ?=
+TERRAIN_OUT := cdktf.out.terrain
+
 .DEFAULT_GOAL := help
-.PHONY: help synth test setup lint typecheck pytest plan rehearse provider-schema schemas cost bench bench-refusals snapshot-update lock clean
+.PHONY: help synth test setup lint typecheck pytest plan rehearse provider-schema schemas cost bench bench-refusals snapshot-update lock clean setup-terrain test-terrain lock-terrain
 
 help: ## list the targets (also what `make` alone does)
 	@echo "usage: make <target> [Project=<project> Env=<env> ...]   (variables: .venv/bin/python main.py --help)"
 	@awk -F ':.*## ' '/^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-synth: $(STAMPS)/python $(STAMPS)/node ## set up, then synthesize the selected config (Project, Env) into $CDKTF_OUTDIR (default cdktf.out/); no AWS credentials
-	@echo "==> synthesizing $${Project:-project-sample} $${Env:-dev} into $(OUTDIR)/ (no AWS credentials needed)"
-	@$(PY) main.py
+synth: $(SYNTH_SETUP) $(STAMPS)/node ## set up, then synthesize the selected config (Project, Env) into $CDKTF_OUTDIR (default cdktf.out/); CDK=terrain builds with CDK Terrain; no AWS credentials
+	@echo "==> synthesizing $${Project:-project-sample} $${Env:-dev} into $(OUTDIR)/ with $(CDK) (no AWS credentials needed)"
+	@$(SYNTH_ENV) $(SYNTH_PY) main.py
 	@echo "==> done: $$(ls $(OUTDIR)/stacks | tr '\n' ' ')"
 
 test: setup lint typecheck pytest ## set up, then ruff, mypy and pytest (every gate; what CI runs)
@@ -64,7 +91,22 @@ schemas: $(STAMPS)/python ## regenerate schemas/ and the README's config referen
 cost: $(STAMPS)/python ## idle cost per month of the selected config, or of every config without Project/Env; writes nothing
 	@$(PY) main.py --cost
 
-bench: $(STAMPS)/python ## synth speed and memory, printed (takes a few minutes)
+# Not part of `make test`: it installs a second framework. Synthesizes every sample config with both
+# frameworks and fails on any difference but the framework's and the provider's version strings.
+test-terrain: setup $(STAMPS)/terrain ## every config with CDKTF and with CDK Terrain: identical but for version strings (installs .venv-terrain; not in make test)
+	@echo "==> CDK Terrain: every sample config with CDKTF and with CDK Terrain, identical but for versions"
+	@$(PY) -m pytest -m terrain
+ifeq ($(strip $(TERRAIN_REHEARSAL)),)
+	@echo "==> rehearsal of the Terrain output: not run (TERRAIN_REHEARSAL is empty: no hashicorp/aws 6.69.1 schema yet)"
+else
+	@echo "==> rehearsal of the Terrain output ($(TERRAIN_OUT)/)"
+	@rm -rf $(TERRAIN_OUT) && ALGOINFRA_CDK=terrain CDKTF_OUTDIR=$(TERRAIN_OUT) $(TERRAIN_PY) main.py --all-configs
+	@$(TERRAIN_REHEARSAL)
+endif
+
+setup-terrain: $(STAMPS)/terrain $(STAMPS)/node ## install .venv-terrain (CDK Terrain) from requirements-terrain.lock
+
+bench: $(STAMPS)/python $(STAMPS)/terrain ## synth speed and memory, CDKTF and CDK Terrain, printed (takes a few minutes)
 	@echo "==> benchmark: synth speed and memory (takes a few minutes)"
 	@$(PY) scripts/bench.py
 
@@ -76,9 +118,17 @@ snapshot-update: setup ## rewrite tests/__snapshots__ after an intended change t
 	@echo "==> rewriting snapshots: review the diff, every changed logical id is real infrastructure"
 	@$(PY) -m pytest tests/test_snapshots.py --snapshot-update
 
-lock: $(STAMPS)/python $(STAMPS)/checkov ## re-pin requirements*.lock from the installed venvs
+lock: $(STAMPS)/python $(STAMPS)/checkov lock-terrain ## re-pin requirements*.lock from the installed venvs
 	@(echo "# Every Python package of .venv, pinned (regenerate with: make lock)."; $(VENV)/bin/pip freeze) > requirements.lock
 	@(echo "# Every package of .venv-checkov, pinned (regenerate with: make lock)."; $(CHECKOV_VENV)/bin/pip freeze) > requirements-checkov.lock
+
+# A fresh .venv-terrain from pyproject.toml's dependencies (CDKTF packages replaced), then pinned.
+lock-terrain: $(STAMPS)/python ## re-create .venv-terrain from pyproject.toml and re-pin requirements-terrain.lock
+	@echo "==> CDK Terrain: $(TERRAIN_VENV) from pyproject.toml's dependencies, pinned in requirements-terrain.lock"
+	@rm -rf $(TERRAIN_VENV) && $(PYTHON) -m venv $(TERRAIN_VENV)
+	@$(TERRAIN_PY) -m pip install --quiet --disable-pip-version-check $$($(PY) scripts/terrain_deps.py)
+	@(echo "# Every Python package of .venv-terrain, pinned (regenerate with: make lock-terrain)."; $(TERRAIN_VENV)/bin/pip freeze) > requirements-terrain.lock
+	@mkdir -p $(STAMPS) && touch $(STAMPS)/terrain
 
 $(STAMPS)/python: requirements.lock
 	@echo "==> Python packages into $(VENV) (pinned in requirements.lock)"
@@ -92,10 +142,16 @@ $(STAMPS)/checkov: requirements-checkov.lock
 	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.lock
 	@mkdir -p $(STAMPS) && touch $@
 
+$(STAMPS)/terrain: requirements-terrain.lock
+	@echo "==> CDK Terrain into $(TERRAIN_VENV) (pinned in requirements-terrain.lock)"
+	@test -x $(TERRAIN_PY) || $(PYTHON) -m venv $(TERRAIN_VENV)
+	@$(TERRAIN_PY) -m pip install --quiet --disable-pip-version-check -r requirements-terrain.lock
+	@mkdir -p $(STAMPS) && touch $@
+
 $(STAMPS)/node: package-lock.json
-	@echo "==> cdktf CLI and Node.js 22 from npm (pinned in package-lock.json)"
+	@echo "==> cdktf and cdktn CLIs, Node.js 22 from npm (pinned in package-lock.json)"
 	@npm ci --no-audit --no-fund --loglevel=error
 	@mkdir -p $(STAMPS) && touch $@
 
 clean: ## remove every installed and generated file (venvs, node_modules, cdktf.out, caches)
-	rm -rf $(STAMPS) $(VENV) $(CHECKOV_VENV) node_modules cdktf.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(STAMPS) $(VENV) $(CHECKOV_VENV) $(TERRAIN_VENV) node_modules cdktf.out $(TERRAIN_OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,8 @@
   INFRA_CONFIG_DIR                        (default configs/)
   CDKTF_OUTDIR set by the cdktf CLI       (default cdktf.out)
   ALGOINFRA_BINDINGS=plain                skip the fast provider import (benchmarks)
+  ALGOINFRA_CDK  cdktf | terrain          the CDK framework (default cdktf); terrain runs on CDK
+                                          Terrain and needs its Python (.venv-terrain, make setup-terrain)
 
 ``python main.py``                 synthesize the selected config into the out dir
 ``python main.py --all-configs``   every config, each into ``<outdir>/<project>-<env>/``
@@ -88,8 +90,15 @@ def main(argv: list[str]) -> int:
             f"error: main.py: unknown argument {shown(unknown[0])} (known: {', '.join(FLAGS)}, --help)", file=sys.stderr
         )
         return EXIT_BAD_INPUT
+    from algoinfra import aws_bindings
     from algoinfra import config as cfg
 
+    framework = os.environ.get("ALGOINFRA_CDK") or aws_bindings.FRAMEWORKS[0]
+    if framework not in aws_bindings.FRAMEWORKS:
+        print(
+            f"error: ALGOINFRA_CDK: {shown(framework)} is none of {', '.join(aws_bindings.FRAMEWORKS)}", file=sys.stderr
+        )
+        return EXIT_BAD_INPUT
     backend = ROOT / "backend.tf.json"
     try:
         sel = select(os.environ, argv, envs=cfg.ENVS)
@@ -111,9 +120,11 @@ def main(argv: list[str]) -> int:
         else:
             print(selection_line(config, sel.outdir / config.key if sel.every else sel.outdir), flush=True)
 
-    from algoinfra import aws_bindings
-
-    aws_bindings.load(fast=os.environ.get("ALGOINFRA_BINDINGS") != "plain")
+    try:
+        aws_bindings.load(fast=os.environ.get("ALGOINFRA_BINDINGS") != "plain", framework=framework)
+    except aws_bindings.FrameworkError as exc:
+        print(f"error: ALGOINFRA_CDK={framework}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     from algoinfra.synth import synthesize
     from stacks.app import synth_config
 

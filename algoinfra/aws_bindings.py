@@ -26,6 +26,14 @@ build time). Those results are cached per stub; other calls are untouched.
 If anything fails (another provider or jsii version), it falls back to the
 plain import with one warning line. Output is byte-identical either way; the
 test suite proves it on every sample config.
+
+This module is also the one seam between the code and its CDK framework. Every
+other module imports ``cdktf`` and ``cdktf_cdktf_provider_aws.<service>``; with
+``load(framework="terrain")`` those names are served by CDK Terrain, the
+maintained fork (``cdktn`` and ``cdktn_provider_aws.<service>``: the same
+submodules and classes), through an import alias, so nothing is forked and no
+other module names the framework. The Terrain provider package already loads
+its submodules lazily, so it takes no fast path of ours.
 """
 
 from __future__ import annotations
@@ -33,13 +41,14 @@ from __future__ import annotations
 import functools
 import gc
 import importlib
+import importlib.abc
 import importlib.machinery
-import importlib.metadata
 import importlib.util
 import os
 import sys
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,20 +66,34 @@ PROJECT_NODE = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" 
 # reports on every synth (DEP0044). Only that warning is turned off.
 _NODE_WARNING_OFF = "--disable-warning=DEP0044"
 
+# The frameworks ``load`` accepts; the first is the default.
+FRAMEWORKS = ("cdktf", "terrain")
+# With CDK Terrain: the module names the code imports -> the Terrain modules that serve them
+# (a submodule goes with its package: cdktf_cdktf_provider_aws.s3_bucket -> cdktn_provider_aws.s3_bucket).
+TERRAIN_MODULES = {"cdktf": "cdktn", PACKAGE: "cdktn_provider_aws"}
+
 _mode: str | None = None
 
 
+class FrameworkError(Exception):
+    """The selected framework is not installed in this Python."""
+
+
 def mode() -> str | None:
-    """``"fast"`` or ``"plain"`` once loaded, else ``None``."""
+    """``"fast"``, ``"plain"`` (CDKTF) or ``"terrain"`` once loaded, else ``None``."""
     return _mode
 
 
-def load(*, fast: bool = True) -> str:
-    """Import the bindings (idempotent); returns the path taken."""
+def load(*, fast: bool = True, framework: str = FRAMEWORKS[0]) -> str:
+    """Import the bindings of ``framework`` (idempotent); returns the path taken."""
     global _mode
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"unknown CDK framework {framework!r} (known: {', '.join(FRAMEWORKS)})")
     if _mode is not None:
+        if (_mode == "terrain") != (framework == "terrain"):
+            raise FrameworkError(f"the {_mode} bindings are loaded already; {framework} cannot follow in this process")
         return _mode
-    if PACKAGE in sys.modules:  # someone imported it the plain way already
+    if framework == "cdktf" and PACKAGE in sys.modules:  # someone imported it the plain way already
         _mode = "plain"
         return _mode
     if PROJECT_NODE.is_file() and os.environ.setdefault("JSII_NODE", str(PROJECT_NODE)) == str(PROJECT_NODE):
@@ -80,7 +103,10 @@ def load(*, fast: bool = True) -> str:
     _cache_stub_type_hints()
     gc.disable()
     try:
-        if fast:
+        if framework == "terrain":
+            _load_terrain()
+            _mode = "terrain"
+        elif fast:
             try:
                 _load_fast()
                 _mode = "fast"
@@ -94,6 +120,65 @@ def load(*, fast: bool = True) -> str:
         gc.enable()
         gc.freeze()
     return _mode
+
+
+def _load_terrain() -> None:
+    clash = [name for name in TERRAIN_MODULES if name in sys.modules]
+    if clash:
+        raise FrameworkError(
+            f"{clash[0]} is imported already; CDK Terrain must be selected before any stack is imported"
+        )
+    for real in TERRAIN_MODULES.values():
+        if importlib.util.find_spec(real) is None:
+            raise FrameworkError(
+                f"CDK Terrain is not installed in this Python (no {real}): run main.py with .venv-terrain/bin/python"
+            )
+    install_aliases(TERRAIN_MODULES)
+    # Load the frameworks' assemblies into the jsii kernel now, as the CDKTF path does.
+    for name in TERRAIN_MODULES:
+        importlib.import_module(name)
+
+
+class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves ``alias[.sub]`` as the already importable module ``real[.sub]``: one module object, two names.
+
+    The real module is imported under its own name (so its relative imports
+    and jsii's type map stay as they are) and then put into ``sys.modules``
+    under the alias too; nothing is loaded twice.
+    """
+
+    def __init__(self, aliases: dict[str, str]) -> None:
+        self.aliases = dict(aliases)
+
+    def real_name(self, fullname: str) -> str | None:
+        head, dot, rest = fullname.partition(".")
+        real = self.aliases.get(head)
+        return None if real is None else real + dot + rest
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        real = self.real_name(fullname)
+        if real is None or importlib.util.find_spec(real) is None:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+        return None  # a placeholder; exec_module swaps in the real module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        real = self.real_name(module.__name__)
+        assert real is not None
+        # The import system returns whatever sys.modules holds for the name after this call.
+        sys.modules[module.__name__] = importlib.import_module(real)
+
+
+def install_aliases(aliases: dict[str, str]) -> None:
+    """Make every ``import alias[.sub]`` give the module ``real[.sub]`` (idempotent per alias)."""
+    known = {name for finder in sys.meta_path if isinstance(finder, _Alias) for name in finder.aliases}
+    fresh = {alias: real for alias, real in aliases.items() if alias not in known}
+    if fresh:
+        sys.meta_path.insert(0, _Alias(fresh))
 
 
 def _cache_stub_type_hints() -> None:
@@ -117,6 +202,8 @@ def _cache_stub_type_hints() -> None:
 
 
 def _load_fast() -> None:
+    import importlib.metadata  # here: main.py imports this module before it validates the configs
+
     for dist, version in VERIFIED.items():
         found = importlib.metadata.version(dist)
         if found != version:

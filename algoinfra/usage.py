@@ -26,6 +26,7 @@ VARIABLES = {
     "INFRA_CONFIG_DIR": ("the directory of the configs", "configs/ of the repository"),
     "CDKTF_OUTDIR": ("where the stacks are written; the cdktf CLI sets it", "cdktf.out/ of the repository"),
     "ALGOINFRA_BINDINGS": ("'plain': the plain provider import (benchmarks)", "the fast import"),
+    "ALGOINFRA_CDK": ("'terrain': build with CDK Terrain (.venv-terrain; see README)", "cdktf"),
 }
 
 # Every flag of main.py.

@@ -9,6 +9,8 @@ Cases:
   synth, plain      main.py for one config with the plain provider import
   synth, fast       main.py for one config (the default, fast import)
   all configs       main.py --all-configs (every sample config, one process)
+  Terrain: synth    the same one config built with CDK Terrain (.venv-terrain, ALGOINFRA_CDK=terrain)
+  Terrain: all      every sample config with CDK Terrain, one process
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TERRAIN_PYTHON = ROOT / ".venv-terrain" / "bin" / "python"
 
 # Runs the command as a child and reports its wall time and the peak RSS of its process tree.
 MEASURE = """
@@ -47,6 +50,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     py = sys.executable
+    if not TERRAIN_PYTHON.exists():
+        raise SystemExit("no .venv-terrain: run make bench (it sets it up)")
+    terrain_py = str(TERRAIN_PYTHON)
     with tempfile.TemporaryDirectory(prefix="algoinfra-bench-") as tmp:
         base = {**os.environ, "CDKTF_OUTDIR": str(Path(tmp) / "out")}
         base.pop("ALGOINFRA_BINDINGS", None)
@@ -55,9 +61,12 @@ def main() -> int:
             "synth, plain import": ([py, "main.py"], {**base, "ALGOINFRA_BINDINGS": "plain"}),
             "synth, fast import": ([py, "main.py"], base),
             "all configs, one process": ([py, "main.py", "--all-configs"], base),
+            "Terrain: synth": ([terrain_py, "main.py"], {**base, "ALGOINFRA_CDK": "terrain"}),
+            "Terrain: all configs": ([terrain_py, "main.py", "--all-configs"], {**base, "ALGOINFRA_CDK": "terrain"}),
         }
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
-        measure(*cases["synth, fast import"])  # warm the jsii package cache and the OS file cache
+        for warm in ("synth, fast import", "Terrain: synth"):
+            measure(*cases[warm])  # warm the jsii package cache and the OS file cache
         for run in range(args.runs):
             for name, (cmd, env) in cases.items():
                 results[name].append(measure(cmd, env))
@@ -72,6 +81,8 @@ def main() -> int:
         ("synth (fast) / naive import", "synth, fast import", "naive import", "goal <= 30%"),
         ("synth (plain) / naive import", "synth, plain import", "naive import", ""),
         ("all configs / one config (fast)", "all configs, one process", "synth, fast import", "goal <= 120%"),
+        ("Terrain synth / CDKTF synth (fast)", "Terrain: synth", "synth, fast import", ""),
+        ("Terrain all configs / one config", "Terrain: all configs", "Terrain: synth", ""),
     ]
     for label, num, den, goal in ratios:
         print(f"{label + ':':<36} {wall[num] / wall[den]:>5.0%}  {goal}")

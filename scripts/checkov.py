@@ -45,8 +45,8 @@ def main(argv: list[str]) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="checkov-") as tmp:
         scan = Path(tmp) / source.name
-        # .terraform holds providers and modules, not our stacks.
-        shutil.copytree(source, scan, ignore=shutil.ignore_patterns(".terraform"))
+        # .terraform holds providers and modules, not our stacks; state files (the bootstrap's is a link) neither.
+        shutil.copytree(source, scan, ignore=shutil.ignore_patterns(".terraform", "*.tfstate"))
         strip_required_version(scan)
         command = [str(CHECKOV), "-d", str(scan), "--config-file", str(ROOT / ".checkov.yaml"), *options]
         return subprocess.run(command, cwd=ROOT, check=False).returncode

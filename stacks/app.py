@@ -40,15 +40,18 @@ def build_app(config: ProjectConfig, outdir: Path) -> App:
     """Every stack of ``config`` in one app; cross-stack values are typed references."""
     app = App(outdir=str(outdir))
     TerraformStateStack(app, config=config)
-    if config.account.baseline.enabled:
-        AccountBaselineStack(app, config=config)
+    baseline = AccountBaselineStack(app, config=config) if config.account.baseline.enabled else None
     store = AlgorithmStoreStack(app, config=config)
     infra = AlgorithmServerInfraStack(app, config=config)
     compute = AlgorithmComputeResourceStack(app, config=config, infra=infra)
-    AlgorithmServiceStack(app, config=config, store=store, infra=infra, compute=compute)
+    service = AlgorithmServiceStack(app, config=config, store=store, infra=infra, compute=compute)
+    if baseline is not None:
+        # CodeBuild clones from GitHub with the account's source credential: the baseline comes first.
+        service.add_dependency(baseline)
     AlgorithmDnsStack(app, config=config, infra=infra)
     return app
 
 
 def synth_config(config: ProjectConfig, outdir: Path) -> None:
     build_app(config, outdir).synth()
+    terraform_state.link_bootstrap_state(outdir / "stacks" / terraform_state.STACK_ID, config.state_account_id)

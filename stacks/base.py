@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktf import LocalBackend, S3Backend, S3BackendAssumeRoleConfig, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderAssumeRole, AwsProviderDefaultTags
 from constructs import Construct
 
@@ -24,9 +24,10 @@ PLATFORM_ALIAS = "platform"
 # A cross-stack output whose attribute path names one of these stays sensitive.
 _SECRET_ATTRIBUTE_RE = re.compile(r"secret|password|token|private_key|credential", re.IGNORECASE)
 
-# The bootstrap stack keeps its state in the repo root, not in the out dir
-# (which `rm -rf cdktf.out` clears): cdktf.out/stacks/terraform-state/../../../
-BOOTSTRAP_STATE_PATH = "../../../terraform.terraform-state.tfstate"
+# The bootstrap stack's local state file, in its working dir. Synthesis makes it a
+# symlink to a file outside the out dir (see stacks/app.py), so the JSON holds no
+# machine path and `rm -rf cdktf.out` never takes the state with it.
+BOOTSTRAP_STATE_FILE = "terraform.tfstate"
 
 
 class BaseStack(TerraformStack):
@@ -40,6 +41,8 @@ class BaseStack(TerraformStack):
             account and region instead of per project, no project tags.
         local_state: keep state locally (only the bootstrap of the backend itself).
         region: the provider's region when it is not the config's (the state bucket).
+        account_id: the account the provider is pinned to when it is not the
+            config's (the state account for the bootstrap).
     """
 
     def __init__(
@@ -51,11 +54,13 @@ class BaseStack(TerraformStack):
         account_wide: bool = False,
         local_state: bool = False,
         region: str | None = None,
+        account_id: str | None = None,
     ) -> None:
         super().__init__(scope, stack_id)
         self.config = config
+        account_id = account_id or config.account_id
         # ARNs of this account and region, built from names (see Arns).
-        self.arns = Arns(region=region or config.region, account_id=config.account_id)
+        self.arns = Arns(region=region or config.region, account_id=account_id)
         # An account-wide stack serves every project of the account: no project tags.
         # The bootstrap serves the whole estate: no project tags either.
         shared = account_wide or local_state
@@ -67,14 +72,14 @@ class BaseStack(TerraformStack):
             "aws",
             region=region or config.region,
             # A wrong AWS_PROFILE fails at plan time instead of touching another account.
-            allowed_account_ids=[config.account_id],
+            allowed_account_ids=[account_id],
             default_tags=[AwsProviderDefaultTags(tags=self.default_tags)],
         )
         # cdktf writes the ambiguous "aws"; Terraform and OpenTofu agree on this one.
         self.add_override("terraform.required_providers.aws.source", "hashicorp/aws")
         self.add_override("terraform.required_version", TERRAFORM_REQUIRED_VERSION)
         if local_state:
-            LocalBackend(self, path=BOOTSTRAP_STATE_PATH)
+            LocalBackend(self, path=BOOTSTRAP_STATE_FILE)
             return
         backend = config.backend
         key = (
@@ -82,6 +87,9 @@ class BaseStack(TerraformStack):
             if account_wide
             else state_key(project=config.project, env=config.env, region=config.region, stack=stack_id)
         )
+        # cdktf gives every terraform_remote_state that reads this stack the same
+        # settings, role and profile included: backend and reads cannot drift apart.
+        role = backend.assume_role
         S3Backend(
             self,
             bucket=backend.bucket,
@@ -89,6 +97,12 @@ class BaseStack(TerraformStack):
             region=backend.region,
             dynamodb_table=backend.dynamodb_table,
             encrypt=backend.encrypt,
+            profile=backend.profile,
+            assume_role=S3BackendAssumeRoleConfig(
+                role_arn=role.role_arn, external_id=role.external_id, session_name=role.session_name
+            )
+            if role
+            else None,
         )
         # cdktf 0.21's S3Backend has no use_lockfile (Terraform >= 1.10 S3 native locking).
         if backend.use_lockfile:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from algoinfra import config as cfg
 from algoinfra.naming import STATE_KEY_PREFIX
 from stacks.app import STACK_IDS
-from tests.helpers import one, resources
+from tests.conftest import synth_one
+from tests.helpers import BACKEND, one, resources, variant_dir
 
 
 def default_provider(stack: dict[str, Any]) -> dict[str, Any]:
@@ -29,7 +32,8 @@ def test_provider_is_pinned_to_the_project_account_with_tags(stacks, sample_conf
         c = sample_configs[key]
         for stack_id, stack in by_id.items():
             p = default_provider(stack)
-            assert p["allowed_account_ids"] == [c.account_id], (key, stack_id)
+            pinned = c.state_account_id if stack_id == "terraform-state" else c.account_id
+            assert p["allowed_account_ids"] == [pinned], (key, stack_id)
             assert p["region"] == (c.backend.region if stack_id == "terraform-state" else c.region)
             tags = p["default_tags"][0]["tags"]
             assert tags["ManagedBy"] == "cdktf:algorithm-server-infra"
@@ -64,7 +68,7 @@ def test_remote_backend_and_state_keys(stacks, sample_configs) -> None:
         for stack_id, stack in by_id.items():
             backend = stack["terraform"]["backend"]
             if stack_id == "terraform-state":
-                assert backend == {"local": {"path": "../../../terraform.terraform-state.tfstate"}}
+                assert backend == {"local": {"path": "terraform.tfstate"}}
                 continue
             s3 = backend["s3"]
             assert (s3["bucket"], s3["region"], s3["dynamodb_table"]) == (
@@ -80,6 +84,70 @@ def test_remote_backend_and_state_keys(stacks, sample_configs) -> None:
             assert s3["key"] == f"{STATE_KEY_PREFIX}/{c.project}/{c.env}/{c.region}/{stack_id}.tfstate"
             keys.append(s3["key"])
     assert len(keys) == len(set(keys)), "two stacks share a state key"
+
+
+def test_every_backend_and_remote_state_read_goes_through_the_state_role(stacks, sample_configs) -> None:
+    """Cross-account state: the backend of every stack and every terraform_remote_state that
+    reads another stack carry the same role (and profile), from backend.tf.json."""
+    reads = 0
+    for key, by_id in stacks.items():
+        b = sample_configs[key].backend
+        assert b.assume_role is not None  # the sample estate keeps its state in a state account
+        role = {"role_arn": b.assume_role.role_arn, "session_name": b.assume_role.session_name}
+        for stack_id, stack in by_id.items():
+            if stack_id == "terraform-state":
+                continue
+            assert stack["terraform"]["backend"]["s3"]["assume_role"] == role, (key, stack_id)
+            assert "profile" not in stack["terraform"]["backend"]["s3"]
+            for remote in stack.get("data", {}).get("terraform_remote_state", {}).values():
+                reads += 1
+                assert remote["backend"] == "s3"
+                settings = {k: remote["config"][k] for k in ("bucket", "region", "dynamodb_table", "assume_role")}
+                assert settings == {
+                    "bucket": b.bucket,
+                    "region": b.region,
+                    "dynamodb_table": b.dynamodb_table,
+                    "assume_role": role,
+                }, (key, stack_id)
+    assert reads >= 6, "no remote state read was checked"
+
+
+def test_a_backend_profile_and_external_id_reach_backend_and_reads(tmp_path: Path) -> None:
+    import json
+
+    data = json.loads(BACKEND.read_text())
+    data["terraform"]["backend"]["s3"]["profile"] = "state-admin"
+    data["terraform"]["backend"]["s3"]["assume_role"]["external_id"] = "estate-42"
+    backend = tmp_path / "backend.tf.json"
+    backend.write_text(json.dumps(data))
+    d = variant_dir(tmp_path / "configs", "project-sample-staging")
+    c = cfg.load_file(d / f"project-sample-staging{cfg.CONFIG_SUFFIX}", backend_path=backend)
+    by_id = synth_one(c, tmp_path / "out")
+    service = by_id["algorithm-service"]
+    s3 = service["terraform"]["backend"]["s3"]
+    assert s3["profile"] == "state-admin" and s3["assume_role"]["external_id"] == "estate-42"
+    remote = list(service["data"]["terraform_remote_state"].values())
+    assert remote and all(
+        r["config"]["profile"] == "state-admin" and r["config"]["assume_role"]["external_id"] == "estate-42"
+        for r in remote
+    )
+
+
+def test_the_bootstrap_belongs_to_the_state_account_whatever_is_selected(stacks, sample_configs, synth_root) -> None:
+    """terraform-state is pinned to the state account and is the same bytes for every selected config;
+    its local state is a link to one file outside the out dir."""
+    from stacks.terraform_state import bootstrap_state_file
+
+    texts = {(synth_root / key / "stacks" / "terraform-state" / "cdk.tf.json").read_text() for key in stacks}
+    assert len(texts) == 1, "the bootstrap differs between selected configs"
+    for key, by_id in stacks.items():
+        c = sample_configs[key]
+        (provider,) = by_id["terraform-state"]["provider"]["aws"]
+        assert provider["allowed_account_ids"] == [c.state_account_id] != [c.account_id]
+        assert provider["region"] == c.backend.region
+        link = synth_root / key / "stacks" / "terraform-state" / "terraform.tfstate"
+        assert link.is_symlink() and Path(os.readlink(link)) == bootstrap_state_file(c.state_account_id)
+        assert not bootstrap_state_file(c.state_account_id).is_relative_to(synth_root)
 
 
 def test_terraform_state_bootstrap(stacks, sample_configs) -> None:

@@ -93,7 +93,7 @@ def test_reads_only_the_stacks_of_the_last_synth(synth_root: Path, tmp_path: Pat
     import shutil
 
     out = tmp_path / "out"
-    shutil.copytree(synth_root / "project-sample-dev", out)
+    shutil.copytree(synth_root / "project-sample-dev", out, symlinks=True)
     stale = out / "stacks" / "stale-stack"
     stale.mkdir()
     (stale / "cdk.tf.json").write_text('{"resource": {"aws_nat_gateway": {"old": {}}}}')

@@ -58,7 +58,7 @@ CANARY = {
 def test_checkov_finds_nothing_unexplained(synth_root: Path, tmp_path: Path) -> None:
     assert CHECKOV.is_file(), "checkov is not installed: run `make setup`"
     scan = tmp_path / "scan"
-    shutil.copytree(synth_root, scan / "stacks")
+    shutil.copytree(synth_root, scan / "stacks", symlinks=True)
     # A canary the gate must catch, so a silent checkov can never pass.
     (scan / "canary").mkdir()
     (scan / "canary" / "cdk.tf.json").write_text(json.dumps(CANARY))

@@ -197,6 +197,8 @@ def test_manifest_keeps_the_deploy_order(synth_root: Path, key: str) -> None:
     assert deps["algorithm-service"] >= {"algorithm-store", "algorithm-compute-resource"}
     assert deps["algorithm-compute-resource"] >= {"algorithm-server-infra"}
     assert deps["algorithm-dns"] >= {"algorithm-server-infra"}
+    # CodeBuild needs the account's GitHub credential: the baseline first, where this tool manages it.
+    assert ("account-baseline" in deps["algorithm-service"]) is ("account-baseline" in deps)
     for stack_id, before in deps.items():
         assert all(STACK_IDS.index(b) < STACK_IDS.index(stack_id) for b in before), stack_id
     for stack_id in deps:

@@ -274,7 +274,7 @@ def test_the_working_copy_points_backends_and_remote_state_at_one_local_file(tmp
             "terraform_remote_state": {"in": {"backend": "s3", "config": S3, "workspace": "${terraform.workspace}"}}
         },
     }
-    boot = {"terraform": {"backend": {"local": {"path": "../../../terraform.terraform-state.tfstate"}}}}
+    boot = {"terraform": {"backend": {"local": {"path": "terraform.tfstate"}}}}
     src = write_config(
         tmp_path / "src", {"producer": producer, "consumer": consumer, "boot": boot}, {"consumer": ["producer"]}
     )

@@ -41,7 +41,8 @@ class AlgorithmServiceStack(BaseStack):
         # ARNs come from names, not from these stacks: only the deploy order remains.
         self.add_dependency(store)
         self.add_dependency(compute)
-        key_alias = names.store_key_alias if config.store.kms_key else None
+        # Readers keep decrypting with a retained key: old object versions and the repository use it.
+        key_alias = names.store_key_alias if config.store.has_key else None
         self.job = AlgorithmJob(
             self,
             "job",

@@ -29,16 +29,19 @@ class AlgorithmStoreStack(BaseStack):
         super().__init__(scope, STACK_ID, config=config)
         names, store = config.names, config.store
         # Noncurrent object versions outlive a change of encryption: the key is
-        # protected exactly like the buckets it encrypts.
+        # protected exactly like the buckets it encrypts, and kept (kms_key_retained)
+        # when new objects move to SSE-S3.
         self.kms_key = (
             ManagedKey(
                 self, "kms_key", alias=names.store_key_alias, arns=self.arns,
                 description=f"Buckets and images of {names.base}", prevent_destroy=store.prevent_destroy,
             )
-            if store.kms_key
+            if store.has_key
             else None
         )  # fmt: skip
-        kms_arn = self.kms_key.arn if self.kms_key else None
+        key_arn = self.kms_key.arn if self.kms_key else None
+        # New objects: the key only while it is in use (retained: SSE-S3 for new objects).
+        kms_arn = key_arn if store.kms_key else None
         abort_multipart = abort_multipart_rule(store.abort_incomplete_multipart_upload_days)
         self.data_bucket = PrivateBucket(
             self,
@@ -84,7 +87,13 @@ class AlgorithmStoreStack(BaseStack):
         # algorithm-service's EventBridge rule consumes these events.
         S3BucketNotification(self, "trigger_events", bucket=self.trigger_bucket.bucket.id, eventbridge=True)
         self.repository = ImageRepository(
-            self, "repository", name=names.ecr_repository, ecr=store.ecr, kms_key_arn=kms_arn
+            # A repository's encryption cannot change in place (AWS replaces it, images and all):
+            # it keeps the key while the store keeps it.
+            self,
+            "repository",
+            name=names.ecr_repository,
+            ecr=store.ecr,
+            kms_key_arn=key_arn,
         )
         TerraformOutput(self, "data_bucket_name", value=self.data_bucket.name)
         TerraformOutput(self, "data_bucket_arn", value=self.data_bucket.arn)

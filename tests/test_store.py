@@ -165,6 +165,36 @@ def test_kms_key_protection_follows_the_store(tmp_path: Path, env: str, protecte
     assert one(stack, "aws_kms_key")["lifecycle"] == {"prevent_destroy": protected}
 
 
+@pytest.mark.parametrize(("encryption", "retained"), [("kms", False), ("sse-s3", True), ("sse-s3", False)])
+def test_a_retained_store_key_stays_protected_and_readable(tmp_path: Path, encryption: str, retained: bool) -> None:
+    """Switching kms -> sse-s3 with kms_key_retained: new objects use SSE-S3, the key stays (protected),
+    the repository keeps it (its encryption cannot change in place), readers may still decrypt."""
+    c = load_variant(
+        tmp_path,
+        "project-sample-staging",
+        mutate=lambda d: d.setdefault("store", {}).update(
+            encryption=encryption, **({"kms_key_retained": True} if retained else {})
+        ),
+    )
+    by_id = synth_one(c, tmp_path / "out")
+    store = by_id["algorithm-store"]
+    keys = resources(store, "aws_kms_key")
+    assert len(keys) == (1 if encryption == "kms" or retained else 0)
+    if not keys:
+        assert "kms" not in json.dumps(by_id["algorithm-service"]).lower()
+        return
+    assert next(iter(keys.values()))["lifecycle"] == {"prevent_destroy": True}
+    sse = {
+        rule["apply_server_side_encryption_by_default"]["sse_algorithm"]
+        for body in resources(store, "aws_s3_bucket_server_side_encryption_configuration").values()
+        for rule in body["rule"]
+    }
+    assert sse == ({"aws:kms"} if encryption == "kms" else {"AES256"})
+    assert one(store, "aws_ecr_repository")["encryption_configuration"][0]["encryption_type"] == "KMS"
+    policies = json.dumps(by_id["algorithm-service"]["data"]["aws_iam_policy_document"])
+    assert "kms:Decrypt" in policies and c.names.store_key_alias in policies
+
+
 def test_samples_follow_the_runbook_cors(stacks, sample_configs) -> None:
     """GET and PUT from any origin, all headers, 3000 s: what the browser application relies on."""
     for key in sample_configs:

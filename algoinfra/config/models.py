@@ -676,8 +676,9 @@ class Store(Model):
     )
     kms_key_retained: bool = Field(
         default=False,
-        description="with `sse-s3` only: keep a former store key (protected) so old object versions stay readable;"
-        " set it when switching from `kms` back to `sse-s3`",
+        description="with `sse-s3` only: keep a former store key (protected) so old object versions stay readable"
+        " and the repository keeps its encryption (AWS cannot change it in place); set it when switching from"
+        " `kms` back to `sse-s3` (without it, Terraform refuses the plan: the key has `prevent_destroy`)",
     )
     noncurrent_version_expiration_days: Days = Field(default=90, description="data bucket: old versions expire after")
     abort_incomplete_multipart_upload_days: Annotated[int, Field(ge=1, le=365)] = Field(
@@ -692,8 +693,14 @@ class Store(Model):
 
     @property
     def kms_key(self) -> bool:
-        """The store has its own KMS key (``encryption: kms``)."""
+        """The store encrypts new objects with its own KMS key (``encryption: kms``)."""
         return self.encryption == "kms"
+
+    @property
+    def has_key(self) -> bool:
+        """The store keeps its KMS key: in use, or retained for what it encrypted (old object
+        versions, and the repository, whose encryption AWS cannot change in place)."""
+        return self.kms_key or self.kms_key_retained
 
     @model_validator(mode="after")
     def _check(self) -> Self:

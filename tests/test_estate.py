@@ -66,7 +66,10 @@ def add_project(config_dir: Path, project: str, env: str, cidr: str) -> None:
     data["github"]["repository"] = f"aces-inc/{project}"
     data["network"]["vpc_cidr"] = cidr
     data["network"].pop("subnets", None)  # derived from the CIDR
-    (config_dir / f"{project}-{env}{cfg.CONFIG_SUFFIX}").write_text(yaml.safe_dump(data, sort_keys=False))
+    # `cp` keeps the sample's first line, the editor's schema reference
+    schema_line = (CONFIG_DIR / f"{SAMPLE_PROJECT}-{env}{cfg.CONFIG_SUFFIX}").read_text().splitlines()[0]
+    text = f"{schema_line}\n{yaml.safe_dump(data, sort_keys=False)}"
+    (config_dir / f"{project}-{env}{cfg.CONFIG_SUFFIX}").write_text(text)
 
 
 def test_a_new_project_keeps_the_suite_green(tmp_path: Path) -> None:

@@ -242,6 +242,7 @@ CASES = [
     # --- project adopt ---
     Case("adopt-not-bool", project("adopt", {"data_bucket": True, "trigger_bucket": True, "ecr_repository": True}), project("adopt", {"data_bucket": "yes"}), "adopt.data_bucket", "true or false", schema=True),
     Case("adopt-unknown", None, project("adopt", {"vpc": True}), "adopt.vpc", "unknown key", schema=True),
+    Case("adopt-repository-kms", both(project("store.encryption", "kms"), project("adopt", {"data_bucket": True, "trigger_bucket": True})), both(project("store.encryption", "kms"), project("adopt", {"ecr_repository": True})), "adopt.ecr_repository", "Terraform would replace (delete) the adopted repository"),
     # --- transit gateway acceptance ---
     Case("tgw-options-shared", both(platform("transit_gateway_auto_accept", False), project("network.transit_gateway", {"default_route_table_association": False})), project("network.transit_gateway", {"default_route_table_association": False}), "network.transit_gateway.default_route_table_association", "transit_gateway_auto_accept: false"),
     Case("tgw-propagation-shared", project("network.transit_gateway", {"appliance_mode_support": True}), project("network.transit_gateway", {"default_route_table_propagation": True}), "network.transit_gateway.default_route_table_propagation", "belongs to the platform account"),

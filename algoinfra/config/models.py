@@ -818,7 +818,8 @@ class ProjectAdopt(Model):
     )
     ecr_repository: bool = Field(
         default=False,
-        description="import the existing `<project>-<env>-algorithm` repository (not with `store.encryption: kms`)",
+        description="import the existing `<project>-<env>-algorithm` repository (not with a store KMS key:"
+        " `store.encryption: kms` or `store.kms_key_retained`)",
     )
 
 
@@ -895,11 +896,11 @@ class ProjectFile(Model):
             raise Invalid(
                 "needs NVIDIA GPU families in compute.instance_types (g4dn, g5, g6, p4d, p5...)", "job", "gpus"
             )
-        if self.adopt.ecr_repository and self.store.encryption == "kms":
+        if self.adopt.ecr_repository and self.store.has_key:
             # The old runbook's repositories are AES256; the provider replaces a repository whose encryption changes.
             raise Invalid(
-                "cannot be combined with store.encryption kms: ECR cannot change a repository's encryption, so"
-                " Terraform would replace (delete) the adopted repository; keep sse-s3 for an adopted repository",
+                "cannot be combined with a store KMS key (store.encryption kms or store.kms_key_retained): ECR cannot"
+                " change a repository's encryption, so Terraform would replace (delete) the adopted repository",
                 "adopt",
                 "ecr_repository",
             )

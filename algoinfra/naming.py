@@ -211,6 +211,11 @@ class Arns:
     def ecr_repository_url(self, name: str) -> str:
         return f"{self.account_id}.dkr.ecr.{self.region}.{self.dns_suffix}/{name}"
 
+    # --- CodeBuild ------------------------------------------------------------
+    def codebuild_source_credential(self, server_type: str) -> str:
+        """The account's one source credential for ``GITHUB`` (``.../token/github``) in this region."""
+        return self._regional("codebuild", f"token/{server_type.lower()}")
+
     # --- CloudWatch Logs ------------------------------------------------------
     def log_group(self, name: str) -> str:
         return self._regional("logs", f"log-group:{name}")

@@ -1,6 +1,9 @@
 """algorithm-store: the project's buckets and image repository (runbook 1.3 and 2.5).
 
 The runbook's destroy procedure never removes the store; neither does ours.
+Where the old runbook built them, ``adopt`` imports the buckets and the
+repository by name; their settings (the buckets' sub-resources, the
+repository's lifecycle policy) are not imported: they take over on apply.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
 from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification
 from constructs import Construct
 
+from algoinfra.components.adopt import import_existing
 from algoinfra.components.bucket import PrivateBucket, abort_multipart_rule, lifecycle_rule
 from algoinfra.components.kms import ManagedKey
 from algoinfra.components.registry import ImageRepository
@@ -95,6 +99,13 @@ class AlgorithmStoreStack(BaseStack):
             ecr=store.ecr,
             kms_key_arn=key_arn,
         )
+        adopt = config.adopt
+        if adopt.data_bucket:
+            import_existing(self.data_bucket.bucket, names.data_bucket)
+        if adopt.trigger_bucket:
+            import_existing(self.trigger_bucket.bucket, names.trigger_bucket)
+        if adopt.ecr_repository:
+            import_existing(self.repository.repository, names.ecr_repository)
         TerraformOutput(self, "data_bucket_name", value=self.data_bucket.name)
         TerraformOutput(self, "data_bucket_arn", value=self.data_bucket.arn)
         TerraformOutput(self, "trigger_bucket_name", value=self.trigger_bucket.name)

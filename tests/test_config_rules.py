@@ -242,6 +242,8 @@ CASES = [
     # --- project adopt ---
     Case("adopt-not-bool", project("adopt", {"data_bucket": True, "trigger_bucket": True, "ecr_repository": True}), project("adopt", {"data_bucket": "yes"}), "adopt.data_bucket", "true or false", schema=True),
     Case("adopt-unknown", None, project("adopt", {"vpc": True}), "adopt.vpc", "unknown key", schema=True),
+    Case("adopt-repository-kms", both(project("store.encryption", "kms"), project("adopt", {"data_bucket": True, "trigger_bucket": True})), both(project("store.encryption", "kms"), project("adopt", {"ecr_repository": True})), "adopt.ecr_repository", "Terraform would replace (delete) the adopted repository"),
+    Case("adopt-repository-retained-key", project("adopt", {"ecr_repository": True}), both(project("store.kms_key_retained", True), project("adopt", {"ecr_repository": True})), "adopt.ecr_repository", "store KMS key"),
     # --- transit gateway acceptance ---
     Case("tgw-options-shared", both(platform("transit_gateway_auto_accept", False), project("network.transit_gateway", {"default_route_table_association": False})), project("network.transit_gateway", {"default_route_table_association": False}), "network.transit_gateway.default_route_table_association", "transit_gateway_auto_accept: false"),
     Case("tgw-propagation-shared", project("network.transit_gateway", {"appliance_mode_support": True}), project("network.transit_gateway", {"default_route_table_propagation": True}), "network.transit_gateway.default_route_table_propagation", "belongs to the platform account"),
@@ -334,7 +336,7 @@ def test_new_settings_reach_the_loaded_config(tmp_path: Path) -> None:
         tmp_path,
         backend("assume_role", {"role_arn": role, "session_name": "algorithm-server-infra"}),
         backend("profile", "estate"),
-        project("adopt", {"data_bucket": True, "ecr_repository": True}),
+        project("adopt", {"data_bucket": True, "trigger_bucket": True}),  # the repository: not with a retained key
         platform("transit_gateway_auto_accept", False),
         project("network.transit_gateway", {"default_route_table_association": False}),
         project("store.kms_key_retained", True),
@@ -343,7 +345,7 @@ def test_new_settings_reach_the_loaded_config(tmp_path: Path) -> None:
     assert c.backend.assume_role == cfg.AssumeRole(role_arn=role, session_name="algorithm-server-infra")
     assert c.backend.profile == "estate" and c.backend.path.name == "backend.tf.json"
     assert c.state_account_id == STATE_ACCOUNT
-    assert (c.adopt.data_bucket, c.adopt.trigger_bucket, c.adopt.ecr_repository) == (True, False, True)
+    assert (c.adopt.data_bucket, c.adopt.trigger_bucket, c.adopt.ecr_repository) == (True, True, False)
     assert c.platform.transit_gateway_auto_accept is False
     assert c.network.transit_gateway.default_route_table_association is False
     assert c.store.kms_key_retained is True

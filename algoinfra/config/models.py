@@ -817,7 +817,9 @@ class ProjectAdopt(Model):
         default=False, description="import the existing `<project>-<env>-batch-trigger` bucket"
     )
     ecr_repository: bool = Field(
-        default=False, description="import the existing `<project>-<env>-algorithm` repository"
+        default=False,
+        description="import the existing `<project>-<env>-algorithm` repository (not with a store KMS key:"
+        " `store.encryption: kms` or `store.kms_key_retained`)",
     )
 
 
@@ -893,6 +895,14 @@ class ProjectFile(Model):
         if self.job.gpus and not self.compute.has_gpus:
             raise Invalid(
                 "needs NVIDIA GPU families in compute.instance_types (g4dn, g5, g6, p4d, p5...)", "job", "gpus"
+            )
+        if self.adopt.ecr_repository and self.store.has_key:
+            # The old runbook's repositories are AES256; the provider replaces a repository whose encryption changes.
+            raise Invalid(
+                "cannot be combined with a store KMS key (store.encryption kms or store.kms_key_retained): ECR cannot"
+                " change a repository's encryption, so Terraform would replace (delete) the adopted repository",
+                "adopt",
+                "ecr_repository",
             )
         return self.model_copy(update={"store": self._complete_store()})
 

@@ -40,6 +40,8 @@ FORCE_NEW: Mapping[str, tuple[str, ...]] = {
     "aws_batch_job_queue": ("name",),
     "aws_cloudwatch_log_group": ("name", "name_prefix"),
     "aws_codebuild_project": ("name",),
+    # AWS never returns the token: an imported credential is replaced with the configured one.
+    "aws_codebuild_source_credential": ("auth_type", "server_type", "token", "user_name"),
     "aws_dynamodb_table": ("name",),
     "aws_ec2_transit_gateway_vpc_attachment": ("transit_gateway_id", "vpc_id"),
     "aws_ecr_repository": ("name",),

@@ -1,8 +1,8 @@
 """Issues 14 and 15 proven by Terraform itself (the rehearsal) on the sample configs.
 
-One scenario per sample config applies its stacks in dependency order, keeping each stack's
-plan JSON (planned after what it depends on was applied, so remote-state values are known).
-On the production sample the same state then carries on: the store planned without its KMS
+Scenarios plan every stack of every sample config in dependency order, keeping each plan's JSON,
+and apply the stacks whose outputs others read (so remote-state values are known when the
+readers are planned). On the production sample the same state then carries on: the store planned without its KMS
 key (14.5), three compute changes applied to ``algorithm-compute-resource`` alone (15.1), and
 last a copy with sensitive values, to show that the readability check can fail (14.7).
 All Terraform work runs once, in the module fixture (two scenarios at a time); tests read its record.
@@ -126,12 +126,25 @@ def reviewed_values(plan: dict[str, Any]) -> dict[str, Any]:
 # --- running Terraform --------------------------------------------------------------------------------------------
 
 
-def plan_and_apply(sc: Scenario, outdir: Path, stacks: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Every stack in dependency order: plan (JSON kept), then apply that very plan."""
+def producers(outdir: Path) -> set[str]:
+    """The stacks whose outputs another stack of ``outdir`` reads (``terraform_remote_state``)."""
+    found = set()
+    for path in (outdir / "stacks").glob("*/cdk.tf.json"):
+        found |= set(re.findall(r"cross-stack-reference-input-([a-z0-9-]+)\.outputs", path.read_text()))
+    return found
+
+
+def plan_and_apply(
+    sc: Scenario, outdir: Path, stacks: list[str] | None = None, apply: set[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """``stacks`` (all) in dependency order: plan (JSON kept), then apply that very plan when the stack is
+    in ``apply`` (all)."""
     ws = sc.workspace(outdir)
     plans = {}
     for stack in [s for s in ws.order if stacks is None or s in stacks]:
         plans[stack] = sc.plan(outdir, stack)
+        if apply is not None and stack not in apply:
+            continue
         applied = sc.session.run("apply", *INPUT, "-json", "-auto-approve", "tfplan", cwd=ws.stack_dir(stack))
         if not applied.ok:
             raise TerraformError(applied, f"{outdir.name}/{stack}")
@@ -211,7 +224,8 @@ def _tampered(source: Path, target: Path) -> tuple[Path, set[str]]:
 def _production(synthesized: Path, variants: dict[str, Path], configs: dict[str, cfg.ProjectConfig]) -> Any:
     record = ProductionRecord()
     with Scenario.start(force_new=FORCE_NEW) as sc:
-        record.plans = plan_and_apply(sc, synthesized)
+        # Applied: what other stacks read, and what the steps below change.
+        record.plans = plan_and_apply(sc, synthesized, apply=producers(synthesized) | {STORE, COMPUTE, SERVICE})
         # 14.5: the store without its key, against the applied store that has one.
         record.store_sse_s3 = plan_or_refusal(sc, variants["sse-s3"], STORE)
         record.store_retained = plan_or_refusal(sc, variants["sse-s3, key retained"], STORE)
@@ -227,9 +241,10 @@ def _production(synthesized: Path, variants: dict[str, Path], configs: dict[str,
     return record
 
 
-def _sample(synthesized: Path) -> dict[str, dict[str, Any]]:
+def _samples(synthesized: list[Path]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each config's stacks planned; applied only where another stack reads the outputs."""
     with Scenario.start() as sc:
-        return plan_and_apply(sc, synthesized)
+        return {d.name: plan_and_apply(sc, d, apply=producers(d)) for d in synthesized}
 
 
 @dataclass
@@ -260,8 +275,8 @@ def record(synth_root: Path, sample_configs, tmp_path_factory: pytest.TempPathFa
     variants["sensitive values"], tampered = _tampered(synth_root / PRODUCTION, tmp / "sensitive" / "out")
     with ThreadPoolExecutor(max_workers=2) as pool:
         production = pool.submit(_production, synth_root / PRODUCTION, variants, configs)
-        others = {key: pool.submit(_sample, synth_root / key) for key in sample_configs if key != PRODUCTION}
-        plans = {key: fut.result() for key, fut in others.items()}
+        others = pool.submit(_samples, [synth_root / key for key in sample_configs if key != PRODUCTION])
+        plans = others.result()
         prod = production.result()
     plans[PRODUCTION] = prod.plans
     return Record(plans, prod, configs, tampered)

@@ -23,7 +23,6 @@ import pytest
 import yaml
 
 from algoinfra import config as cfg
-from algoinfra.errors import ConfigError
 from algoinfra.rehearse.rehearsal import Rehearsal, StackReport
 from algoinfra.rehearse.terraform import install
 from algoinfra.synth import synthesize
@@ -242,15 +241,3 @@ def test_the_accepter_runs_in_the_platform_account_and_routes_wait_for_it(rehear
             "aws_ec2_transit_gateway_vpc_attachment_accepter"
             not in rehearsed.stacks[other]["algorithm-server-infra"]["resource"]
         )
-
-
-def test_the_config_dir_is_a_valid_estate(tmp_path: Path) -> None:
-    """The new configs are refused if their VPCs overlap a sample's on the same gateway: the proof above
-    would otherwise rehearse a config nobody could load."""
-    d = new_config_dir(tmp_path)
-    path = d / f"{PROJECT}-dev{cfg.CONFIG_SUFFIX}"
-    data = yaml.safe_load(path.read_text())
-    data["network"]["vpc_cidr"] = sample_data("project-sample-dev")["network"]["vpc_cidr"]
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    with pytest.raises(ConfigError, match="overlap"):
-        cfg.load_all(d, backend_path=BACKEND)

@@ -374,8 +374,8 @@ def test_only_what_the_schema_calls_a_secret_is_sensitive(record: Record) -> Non
 # --- 15.1: changing compute applies in one stack ------------------------------------------------------------------
 
 
-def environments(plan_or_run: ApplyRun) -> list[tuple[str, str]]:
-    return [(c.address, c.action) for c in plan_or_run.calls if c.type == "aws_batch_compute_environment"]
+def environments(run: ApplyRun) -> list[tuple[str, str]]:
+    return [(c.address, c.action) for c in run.calls if c.type == "aws_batch_compute_environment"]
 
 
 def queue_calls(run: ApplyRun) -> list[tuple[str, str]]:
@@ -404,7 +404,7 @@ def assert_service_untouched(change: ComputeChange) -> None:
 
 def test_turning_the_on_demand_fallback_off_updates_the_queue_then_deletes_the_environment(record: Record) -> None:
     change = record.production.changes["spot with fallback -> spot"]
-    [(old, _)] = [e for e in environments(change.run)]
+    [(old, _)] = environments(change.run)
     assert "ec2" in old.lower()
     assert_create_update_delete(change.run, created=[], deleted=[old])
     assert_service_untouched(change)
@@ -432,12 +432,11 @@ def test_a_replacing_change_is_create_before_destroy_in_one_stack(record: Record
 # --- 14.5: the KMS key that old data depends on -------------------------------------------------------------------
 
 
-def key_actions(plan: dict[str, Any]) -> dict[str, list[str]]:
-    return {
-        rc["address"]: rc["change"]["actions"]
-        for rc in plan["resource_changes"]
-        if rc["type"] in ("aws_kms_key", "aws_kms_alias", "aws_ecr_repository")
-    }
+def actions_on(plan: dict[str, Any], *types: str) -> dict[str, list[str]]:
+    return {rc["address"]: rc["change"]["actions"] for rc in plan["resource_changes"] if rc["type"] in types}
+
+
+KEY_TYPES = ("aws_kms_key", "aws_kms_alias")
 
 
 @pytest.mark.xfail(
@@ -455,7 +454,7 @@ def test_dropping_the_store_key_never_schedules_its_deletion(record: Record) -> 
         assert any("aws_kms_key." in f"{e.address} {e.detail}" for e in plan.result.errors), str(plan)
         return
     assert plan is not None
-    deleted = {a: act for a, act in key_actions(plan).items() if "delete" in act}
+    deleted = {a: act for a, act in actions_on(plan, *KEY_TYPES).items() if "delete" in act}
     assert deleted == {}, "the store key is scheduled for deletion"
 
 
@@ -469,9 +468,10 @@ def test_dropping_the_store_key_never_schedules_its_deletion(record: Record) -> 
 def test_a_retained_key_stays_and_stays_readable(record: Record) -> None:
     plan = record.production.store_retained
     assert plan is not None and not isinstance(plan, TerraformError), str(plan)
-    actions = key_actions(plan)
-    assert [a for a, act in actions.items() if "delete" in act] == [], actions
-    assert len([a for a in actions if a.startswith("aws_kms_")]) == 2, actions
+    actions = actions_on(plan, *KEY_TYPES)
+    assert len(actions) == 2 and [a for a, act in actions.items() if "delete" in act] == [], actions
+    [repository] = actions_on(plan, "aws_ecr_repository").values()
+    assert "delete" not in repository, "the images stay (ECR replaces a repository whose encryption changes)"
     encryption = [
         rc["change"]["after"]
         for rc in plan["resource_changes"]

@@ -44,7 +44,8 @@ FORCE_NEW: Mapping[str, tuple[str, ...]] = {
     "aws_codebuild_source_credential": ("auth_type", "server_type", "token", "user_name"),
     "aws_dynamodb_table": ("name",),
     "aws_ec2_transit_gateway_vpc_attachment": ("transit_gateway_id", "vpc_id"),
-    "aws_ecr_repository": ("name",),
+    # ECR fixes a repository's encryption at creation: the provider replaces it on any change.
+    "aws_ecr_repository": ("name", "encryption_configuration"),
     "aws_iam_instance_profile": ("name", "name_prefix"),
     "aws_iam_role": ("name", "name_prefix"),
     "aws_kms_alias": ("name", "name_prefix"),

@@ -1,8 +1,11 @@
-"""checkov over synthesized stacks, on a copy without ``terraform.required_version``.
+"""checkov over synthesized stacks, on a copy without what its parser cannot read.
 
 Every stack declares ``required_version`` (the S3 lockfile needs Terraform
-1.10), and checkov 3.3.30's ``terraform_json`` parser crashes on that key. So
-the directory is copied, the key removed from each ``*.tf.json`` of the copy,
+1.10), and checkov 3.3.30's ``terraform_json`` parser crashes on that key; it
+also reports a parsing error for the top-level ``removed`` blocks (a protected
+store forgets a former KMS key instead of destroying it) and ``import`` blocks
+(adopted resources). None of them declares a resource to check. So the
+directory is copied, those keys removed from each ``*.tf.json`` of the copy,
 and the copy scanned with ``.checkov.yaml``; nothing else changes.
 
     .venv/bin/python scripts/checkov.py cdktf.out [more checkov options, such as -o json]
@@ -23,13 +26,23 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 
 
+# Top-level blocks that only tell Terraform what to do with state.
+STATE_BLOCKS = ("removed", "import")
+
+
 def strip_required_version(tree: Path) -> int:
-    """Remove ``terraform.required_version`` from every ``*.tf.json`` under ``tree``; the count of files changed."""
+    """Remove ``terraform.required_version`` and the top-level ``removed``/``import`` blocks from every
+    ``*.tf.json`` under ``tree``; the count of files changed."""
     changed = 0
     for path in sorted(tree.rglob("*.tf.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
-        terraform = data.get("terraform") if isinstance(data, dict) else None
-        if isinstance(terraform, dict) and terraform.pop("required_version", None) is not None:
+        if not isinstance(data, dict):
+            continue
+        terraform = data.get("terraform")
+        dropped = isinstance(terraform, dict) and terraform.pop("required_version", None) is not None
+        for block in STATE_BLOCKS:
+            dropped = data.pop(block, None) is not None or dropped
+        if dropped:
             path.write_text(json.dumps(data, indent=2), encoding="utf-8")
             changed += 1
     return changed

@@ -18,12 +18,13 @@ from constructs import Construct
 
 from algoinfra.components.adopt import import_existing
 from algoinfra.components.bucket import PrivateBucket, abort_multipart_rule, lifecycle_rule
-from algoinfra.components.kms import ManagedKey
+from algoinfra.components.kms import ManagedKey, forget_not_destroy, key_addresses
 from algoinfra.components.registry import ImageRepository
 from algoinfra.config import ProjectConfig
 from stacks.base import BaseStack
 
 STACK_ID = "algorithm-store"
+STORE_KEY_ID = "kms_key"
 
 
 class AlgorithmStoreStack(BaseStack):
@@ -37,12 +38,16 @@ class AlgorithmStoreStack(BaseStack):
         # when new objects move to SSE-S3.
         self.kms_key = (
             ManagedKey(
-                self, "kms_key", alias=names.store_key_alias, arns=self.arns,
+                self, STORE_KEY_ID, alias=names.store_key_alias, arns=self.arns,
                 description=f"Buckets and images of {names.base}", prevent_destroy=store.prevent_destroy,
             )
             if store.has_key
             else None
         )  # fmt: skip
+        if self.kms_key is None and store.prevent_destroy:
+            # prevent_destroy leaves with the resource block: a key this store had before a change of
+            # encryption is forgotten by Terraform, never scheduled for deletion (old versions need it).
+            forget_not_destroy(self, key_addresses(STORE_KEY_ID))
         key_arn = self.kms_key.arn if self.kms_key else None
         # New objects: the key only while it is in use (retained: SSE-S3 for new objects).
         kms_arn = key_arn if store.kms_key else None

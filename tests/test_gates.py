@@ -126,3 +126,27 @@ def test_no_machine_path_timestamp_or_secret(synth_root: Path) -> None:
 @pytest.mark.parametrize("name", ["ruff", "mypy"])
 def test_gate_tools_are_installed(name: str) -> None:
     assert (ROOT / ".venv" / "bin" / name).is_file()
+
+
+def test_the_checkov_copy_drops_only_what_its_parser_cannot_read(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("checkov_scan", CHECKOV_SCAN)
+    assert spec is not None and spec.loader is not None
+    scan = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scan)
+    strip_required_version = scan.strip_required_version
+    stack = {
+        "terraform": {"required_version": ">= 1.10", "backend": {"s3": {"bucket": "b"}}},
+        "resource": {"aws_s3_bucket": {"b": {"bucket": "b"}}},
+        "removed": [{"from": "aws_kms_key.k", "lifecycle": {"destroy": False}}],
+        "import": [{"to": "aws_s3_bucket.b", "id": "b"}],
+    }
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "cdk.tf.json").write_text(json.dumps(stack))
+    (tmp_path / "s" / "other.tf.json").write_text(json.dumps({"resource": {}}))
+    assert strip_required_version(tmp_path) == 1
+    assert json.loads((tmp_path / "s" / "cdk.tf.json").read_text()) == {
+        "terraform": {"backend": {"s3": {"bucket": "b"}}},
+        "resource": {"aws_s3_bucket": {"b": {"bucket": "b"}}},
+    }

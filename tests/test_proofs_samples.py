@@ -195,7 +195,7 @@ def _tampered(source: Path, target: Path) -> tuple[Path, set[str]]:
     """A copy of a synthesized config with sensitive values: algorithm-server-infra marks its cross-stack
     outputs sensitive (cdktf's default), and in algorithm-service the job definition's references and one
     role policy's document pass through ``sensitive()``. Returns the copy and the values made sensitive."""
-    shutil.copytree(source, target)
+    shutil.copytree(source, target, symlinks=True)
     infra_path = target / "stacks" / INFRA / "cdk.tf.json"
     infra = json.loads(infra_path.read_text())
     crossing = [o for name, o in infra["output"].items() if name.startswith("cross-stack-output-")]
@@ -439,13 +439,6 @@ def actions_on(plan: dict[str, Any], *types: str) -> dict[str, list[str]]:
 KEY_TYPES = ("aws_kms_key", "aws_kms_alias")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="defect (14.5): with encryption sse-s3 the store no longer declares the key, and its prevent_destroy "
-    "goes with the block (Terraform protects only what the configuration still declares): the plan deletes "
-    "aws_kms_key and aws_kms_alias (the key is scheduled for deletion) instead of being refused",
-)
 def test_dropping_the_store_key_never_schedules_its_deletion(record: Record) -> None:
     """A protected store that switches from kms to sse-s3: Terraform refuses (prevent_destroy), or at least
     deletes nothing (the key forgotten, not destroyed) while noncurrent versions may still need it."""
@@ -458,13 +451,6 @@ def test_dropping_the_store_key_never_schedules_its_deletion(record: Record) -> 
     assert deleted == {}, "the store key is scheduled for deletion"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="defect (14.5): store.kms_key_retained is not wired: stacks/algorithm_store.py declares the key only "
-    "when store.kms_key (encryption kms) and algorithm-service keeps kms:Decrypt only then, so the plan "
-    "deletes the key and its alias exactly as without the setting",
-)
 def test_a_retained_key_stays_and_stays_readable(record: Record) -> None:
     plan = record.production.store_retained
     assert plan is not None and not isinstance(plan, TerraformError), str(plan)

@@ -195,6 +195,32 @@ def test_a_retained_store_key_stays_protected_and_readable(tmp_path: Path, encry
     assert "kms:Decrypt" in policies and c.names.store_key_alias in policies
 
 
+def test_a_protected_store_without_a_key_forgets_a_former_key_never_destroys_it(stacks, sample_configs) -> None:
+    """prevent_destroy leaves with the resource block: a protected store that no longer declares its key
+    has `removed` blocks (destroy = false) for exactly the addresses the key has where it is declared."""
+    from algoinfra.components.kms import key_addresses
+    from stacks.algorithm_store import STORE_KEY_ID
+
+    key, alias = key_addresses(STORE_KEY_ID)
+    seen = set()
+    for k, c in sample_configs.items():
+        store = stacks[k]["algorithm-store"]
+        if c.store.has_key:
+            assert {f"aws_kms_key.{n}" for n in resources(store, "aws_kms_key")} == {key}
+            assert {f"aws_kms_alias.{n}" for n in resources(store, "aws_kms_alias")} == {alias}
+            assert "removed" not in store
+            seen.add("key")
+        elif c.store.prevent_destroy:
+            assert store["removed"] == [
+                {"from": key, "lifecycle": {"destroy": False}},
+                {"from": alias, "lifecycle": {"destroy": False}},
+            ]
+            seen.add("removed")
+        else:
+            assert "removed" not in store  # dev: a throw-away store may delete its key
+    assert seen == {"key", "removed"}, seen
+
+
 def test_samples_follow_the_runbook_cors(stacks, sample_configs) -> None:
     """GET and PUT from any origin, all headers, 3000 s: what the browser application relies on."""
     for key in sample_configs:

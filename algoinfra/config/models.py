@@ -678,7 +678,7 @@ class Store(Model):
         default=False,
         description="with `sse-s3` only: keep a former store key (protected) so old object versions stay readable"
         " and the repository keeps its encryption (AWS cannot change it in place); set it when switching from"
-        " `kms` back to `sse-s3` (without it, Terraform refuses the plan: the key has `prevent_destroy`)",
+        " `kms` back to `sse-s3` (without it, a protected store's key is forgotten by Terraform, not destroyed)",
     )
     noncurrent_version_expiration_days: Days = Field(default=90, description="data bucket: old versions expire after")
     abort_incomplete_multipart_upload_days: Annotated[int, Field(ge=1, le=365)] = Field(

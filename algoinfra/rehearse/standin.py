@@ -4,7 +4,9 @@
   are still null made unknown, write-only attributes null, and ``tags_all``
   = the provider's ``default_tags`` + ``tags``. An attribute in
   :data:`FORCE_NEW` (or in ``$ALGOINFRA_STANDIN_FORCE_NEW``) that changes
-  asks for a replacement; nothing else ever does.
+  asks for a replacement; nothing else ever does. One that an import left
+  empty does not (AWS would have returned its real value), except those AWS
+  never returns (a CodeBuild credential's token).
 - **Apply** fills every unknown with a deterministic, realistically shaped
   value (see fake.py) and appends one line per call to
   ``$ALGOINFRA_STANDIN_LOG`` when set.
@@ -33,6 +35,9 @@ FORCE_NEW_ENV = "ALGOINFRA_STANDIN_FORCE_NEW"
 
 # Attributes that force a new resource in hashicorp/aws 6.x (ForceNew /
 # RequiresReplace in the provider's code), for the types this project uses.
+# Force-new attributes AWS never returns on read: empty after a real import too, so they replace.
+_NEVER_READ_BACK: Mapping[str, tuple[str, ...]] = {"aws_codebuild_source_credential": ("token",)}
+
 # The schema does not say which attributes do: anything not listed plans as
 # an in-place update. Paths go through nested blocks with dots.
 FORCE_NEW: Mapping[str, tuple[str, ...]] = {
@@ -118,7 +123,11 @@ class StandIn:
         replace: list[list[str | int]] = []
         if prior is not None:
             for path in self.force_new.get(type_name, ()):
-                replace.extend(_changed_paths(prior, planned, path.split(".")))
+                steps = path.split(".")
+                if prior.get(steps[0]) in (None, [], {}) and path not in _NEVER_READ_BACK.get(type_name, ()):
+                    # Empty after an import: AWS would have returned the real value, the stand-in cannot.
+                    continue
+                replace.extend(_changed_paths(prior, planned, steps))
         return planned, replace
 
     def apply(self, type_name: str, prior: Any, planned: Any) -> Any:

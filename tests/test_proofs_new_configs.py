@@ -28,7 +28,7 @@ from algoinfra.rehearse.terraform import install
 from algoinfra.synth import synthesize
 from stacks.app import synth_config
 from stacks.base import PLATFORM_ALIAS, TERRAFORM_REQUIRED_VERSION
-from tests.helpers import BACKEND, CONFIG_DIR, read_stacks, sample_data
+from tests.helpers import BACKEND, CONFIG_DIR, SAMPLE_KEYS, read_stacks, sample_data
 from tests.test_literal_text import stack_problems
 from tests.test_network import EC2_DESCRIPTION, ec2_descriptions
 from tests.test_proofs_samples import EVENT_TARGET, REVIEWED, reviewed_values, sensitivity_problems
@@ -49,9 +49,12 @@ def _project(key: str, **changes: Any) -> dict[str, Any]:
 
 
 def new_config_dir(root: Path) -> Path:
-    """``configs/`` with project-other in dev, staging and production (see the module docstring)."""
+    """The samples of ``configs/`` with project-other in dev, staging and production (see the module
+    docstring). Only the samples: a project an estate adds must not collide with these fixed CIDRs."""
     d = root / "configs"
-    shutil.copytree(CONFIG_DIR, d)
+    d.mkdir(parents=True)
+    for name in (cfg.PLATFORM_FILE, cfg.ACCOUNTS_FILE, *(f"{k}{cfg.CONFIG_SUFFIX}" for k in SAMPLE_KEYS)):
+        shutil.copy(CONFIG_DIR / name, d / name)
     dev = _project("project-sample-dev")
     dev["network"] = {**dev["network"], "vpc_cidr": "10.80.0.0/20"}
     staging = _project("project-sample-staging", account_id=STAGING_ACCOUNT, store={"encryption": "kms"})

@@ -52,3 +52,26 @@ def stacks(synth_root: Path, sample_configs: dict[str, cfg.ProjectConfig]) -> di
 def synth_one(config: cfg.ProjectConfig, outdir: Path) -> dict[str, dict[str, Any]]:
     synthesize([config], outdir, build=synth_config, per_config_dirs=False)
     return read_stacks(outdir)
+
+
+# Long jobs that run in a background process while the rest of the suite uses the other core.
+BACKGROUND_TESTS = {
+    "tests/test_rehearse.py": "test_every_sample_config_rehearses_clean_from_init_to_destroy",
+    "tests/test_estate.py": "test_a_new_project_keeps_the_suite_green",
+}
+
+
+def _background(item: pytest.Item) -> bool:
+    return BACKGROUND_TESTS.get(item.nodeid.split("::")[0]) == item.name
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that wait for a background job go last: the job has the whole suite's time to finish."""
+    items.sort(key=_background)  # stable: everything else keeps its order
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start each background job whose test was selected (not merely collected), before any test runs."""
+    for item in session.items:
+        if _background(item):
+            item.module.start_background()  # type: ignore[attr-defined]

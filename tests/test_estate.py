@@ -10,12 +10,16 @@ nothing else).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import ipaddress
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,43 +82,73 @@ def add_project(config_dir: Path, project: str, env: str, cidr: str) -> None:
     (config_dir / f"{project}-{env}{cfg.CONFIG_SUFFIX}").write_text(text)
 
 
-def test_a_new_project_keeps_the_suite_green(tmp_path: Path) -> None:
-    estate = tmp_path / "configs"
-    shutil.copytree(CONFIG_DIR, estate)  # whatever the repo holds: platform, accounts, every project
-    cidrs = free_cidrs(estate)
-    for env in ("dev", "staging"):
-        add_project(estate, "project-newcomer", env, next(cidrs))
-    basetemp = tmp_path / "run"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
-        "ALGOINFRA_TEST_CONFIG_DIR": str(estate),
-        "INFRA_CONFIG_DIR": str(estate),
-    }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--basetemp={basetemp}",
-            *(f"--ignore={p}" for p in NOT_RERUN),
-            *(f"--ignore-glob={g}" for g in NOT_RERUN_GLOBS),
-            "-k",
-            "not checkov",  # checkov scans every config of configs/ in the main run
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    tail = "\n".join(result.stdout.splitlines()[-30:])
-    assert result.returncode == 0, tail
-    summary = re.search(r"(\d+) passed", result.stdout)
-    assert summary and int(summary.group(1)) > 100 and " failed" not in result.stdout.splitlines()[-1], tail
+class _EstateRun:
+    """The suite on a copy of ``configs/`` plus a new project, in the background from collection on:
+    it is a minute of one core's work, and the main suite leaves the other core mostly idle."""
+
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="test-estate-"))
+        self.basetemp = self.tmp / "run"
+        estate = self.tmp / "configs"
+        shutil.copytree(CONFIG_DIR, estate)  # whatever the repo holds: platform, accounts, every project
+        cidrs = free_cidrs(estate)
+        for env in ("dev", "staging"):
+            add_project(estate, "project-newcomer", env, next(cidrs))
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
+            "ALGOINFRA_TEST_CONFIG_DIR": str(estate),
+            "INFRA_CONFIG_DIR": str(estate),
+        }
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--basetemp={self.basetemp}",
+                *(f"--ignore={p}" for p in NOT_RERUN),
+                *(f"--ignore-glob={g}" for g in NOT_RERUN_GLOBS),
+                "-k",
+                "not checkov",  # checkov scans every config of configs/ in the main run
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        atexit.register(self.stop)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+_ESTATE: _EstateRun | None = None
+
+
+def start_background() -> None:
+    """Called by conftest once collection is done, when the test below is selected."""
+    global _ESTATE
+    if _ESTATE is None:
+        _ESTATE = _EstateRun()
+
+
+def test_a_new_project_keeps_the_suite_green() -> None:
+    start_background()
+    assert _ESTATE is not None
+    stdout, _ = _ESTATE.proc.communicate(timeout=1200)
+    tail = "\n".join(stdout.splitlines()[-30:])
+    assert _ESTATE.proc.returncode == 0, tail
+    summary = re.search(r"(\d+) passed", stdout)
+    assert summary and int(summary.group(1)) > 100 and " failed" not in stdout.splitlines()[-1], tail
     # The new projects were part of it: synthesized with the rest.
-    synthesized = {p.parent.name for p in basetemp.glob("synth*/cdktf.out/*/manifest.json")}
+    synthesized = {p.parent.name for p in _ESTATE.basetemp.glob("synth*/cdktf.out/*/manifest.json")}
     assert {"project-newcomer-dev", "project-newcomer-staging"} <= synthesized
     assert set(ALL_CONFIG_KEYS) <= synthesized

@@ -2,7 +2,7 @@
 sample config, against the stand-in provider that serves the real hashicorp/aws 6.25.0 schema.
 
 The full cycle of every config is about a minute of both cores' work. It starts in a background
-process group when this module is collected, so it overlaps the rest of the suite (which runs on
+process group once collection is done (tests/conftest.py), when its test is selected, so it overlaps the rest of the suite (which runs on
 one core); the test below waits for it. It is killed at exit if the session ends first.
 """
 
@@ -114,10 +114,19 @@ def _files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-_BACKGROUND = _Background()
+_BACKGROUND: _Background | None = None
+
+
+def start_background() -> None:
+    """Called by conftest once collection is done, when the test below is selected."""
+    global _BACKGROUND
+    if _BACKGROUND is None:
+        _BACKGROUND = _Background()
 
 
 def test_every_sample_config_rehearses_clean_from_init_to_destroy(synth_root: Path, sample_configs) -> None:
+    start_background()
+    assert _BACKGROUND is not None
     report = _BACKGROUND.wait()
     assert report["returncode"] == 0, report["output"]
     assert report["failures"] == []

@@ -158,11 +158,19 @@ CASES = [
     Case("endpoint-s3", None, project("network.interface_endpoints", ["ecr.api", "s3"]), "network.interface_endpoints", "gateway endpoint", schema=True),
     Case("endpoint-shape", None, project("network.interface_endpoints", ["ECR API"]), "network.interface_endpoints", "service name such as ecr.api", schema=True),
     # --- instance types ---
-    Case("instance-type-shape", project("compute.instance_types", ["optimal", "m6i", "c7gn.16xlarge", "m7i.metal-24xl", "m7i-flex.large", "u-6tb1.112xlarge"]), project("compute.instance_types", ["m6i.xlargee"]), "compute.instance_types", "an EC2 instance family", schema=True),
+    Case("instance-type-shape", project("compute.instance_types", ["optimal", "m6i", "c7i.16xlarge", "m7i.metal-24xl", "m7i-flex.large", "u-6tb1.112xlarge"]), project("compute.instance_types", ["m6i.xlargee"]), "compute.instance_types", "an EC2 instance family", schema=True),
     Case("instance-type-class", project("compute.instance_types", ["r7i"]), project("compute.instance_types", ["zz9.large"]), "compute.instance_types", "'zz9.large'", schema=True),
     Case("instance-type-dotted-twice", project("compute.instance_types", ["m6i.xlarge"]), project("compute.instance_types", ["m6i.xlarge.big"]), "compute.instance_types", "an EC2 instance family", schema=True),
     Case("instance-type-optimal-size", project("compute.instance_types", ["optimal"]), project("compute.instance_types", ["optimal.large"]), "compute.instance_types", "an EC2 instance family", schema=True),
     Case("instance-type-amd-gpu", project("compute.instance_types", ["g4dn.xlarge"]), project("compute.instance_types", ["g4ad.xlarge"]), "compute.instance_types", "AMD GPUs"),
+    # arm64 (Graviton) families in every shape the names take, next to x86_64 ones that look alike
+    *(
+        Case(f"instance-type-arm64-{bad}", project("compute.instance_types", [good]), project("compute.instance_types", [bad]), "compute.instance_types", "arm64 (Graviton)")
+        for good, bad in [("m6i.large", "m6g.large"), ("c7i", "c7gn"), ("r7iz.xlarge", "r8g.xlarge"), ("t3.micro", "t4g.micro"), ("x2idn", "x2gd"), ("i4i.large", "im4gn.large"), ("i4i", "is4gen"), ("g5.xlarge", "g5g.xlarge"), ("hpc7a", "hpc7g"), ("m5.large", "a1.large")]
+    ),
+    Case("instance-type-mac", project("compute.instance_types", ["m7i.metal-24xl"]), project("compute.instance_types", ["mac2.metal"]), "compute.instance_types", "AWS Batch cannot launch"),
+    Case("job-vcpus-fit-the-largest-type", both(project("compute.instance_types", ["m6i.large", "m6i.2xlarge"]), project("job.vcpus", 8)), both(project("compute.instance_types", ["m6i.large", "m6i.xlarge"]), project("job.vcpus", 8)), "job.vcpus", "the largest, m6i.xlarge, has 4"),
+    Case("job-vcpus-fit-a-family", both(project("compute.instance_types", ["m6i.large", "c6i"]), project("job.vcpus", 8)), both(project("compute.instance_types", ["m6i.large", "c6i.large"]), project("job.vcpus", 8)), "job.vcpus", "fit none of compute.instance_types"),
     Case("gpus-need-nvidia", both(project("compute.instance_types", ["g5.xlarge", "p4d.24xlarge"]), project("job.gpus", 1)), both(project("compute.instance_types", ["m6i.xlarge", "inf2.xlarge"]), project("job.gpus", 1)), "job.gpus", "NVIDIA GPU families"),
     Case("gpu-type-cpu-image", project("compute", {"instance_types": ["g6.xlarge"], "image_type": "ECS_AL2023_NVIDIA"}), project("compute", {"instance_types": ["g6.xlarge"], "image_type": "ECS_AL2023"}), "compute.image_type", "need ECS_AL2023_NVIDIA"),
     Case("instance-types-empty", None, project("compute.instance_types", []), "compute.instance_types", "at least 1 item", schema=True),
@@ -179,7 +187,7 @@ CASES = [
     Case("routed-empty", None, platform("routed_cidrs", []), "environments.dev.routed_cidrs", "at least 1 item", file="platform", schema=True),
     # --- job.vcpus: a positive integer on EC2/SPOT ---
     Case("vcpus-fraction", project("job.vcpus", 1), project("job.vcpus", 0.5), "job.vcpus", "whole number of vCPUs", schema=True),
-    Case("vcpus-zero", project("job.vcpus", 8), project("job.vcpus", 0), "job.vcpus", "at least 1", schema=True),
+    Case("vcpus-zero", project("job.vcpus", 4), project("job.vcpus", 0), "job.vcpus", "at least 1", schema=True),
     Case("vcpus-string", None, project("job.vcpus", "2"), "job.vcpus", "must be an integer, got '2'", schema=True),
     Case("vcpus-bool", None, project("job.vcpus", True), "job.vcpus", "must be an integer", schema=True),
     Case("vcpus-above-compute", None, project("job.vcpus", 9), "job.vcpus", "at most compute.max_vcpus (8)"),

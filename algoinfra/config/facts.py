@@ -95,6 +95,9 @@ class InstanceFacts:
     classes: tuple[str, ...]
     nvidia_gpu_families: frozenset[str]
     amd_gpu_families: frozenset[str]
+    arm64_classes: frozenset[str]
+    arm64_attribute_letter: str
+    batch_unsupported_classes: frozenset[str]
 
 
 @cache
@@ -106,7 +109,18 @@ def instance_facts() -> InstanceFacts:
             _strings(INSTANCE_TYPES_FILE, "nvidia_gpu_families", raw.get("nvidia_gpu_families"))
         ),
         amd_gpu_families=frozenset(_strings(INSTANCE_TYPES_FILE, "amd_gpu_families", raw.get("amd_gpu_families"))),
+        arm64_classes=frozenset(_strings(INSTANCE_TYPES_FILE, "arm64_classes", raw.get("arm64_classes"))),
+        arm64_attribute_letter=_letter(raw.get("arm64_attribute_letter")),
+        batch_unsupported_classes=frozenset(
+            _strings(INSTANCE_TYPES_FILE, "batch_unsupported_classes", raw.get("batch_unsupported_classes"))
+        ),
     )
+
+
+def _letter(value: object) -> str:
+    if not (isinstance(value, str) and len(value) == 1 and value.isalpha()):
+        raise ConfigError(INSTANCE_TYPES_FILE, "arm64_attribute_letter", "must be one letter (data file of this repository)")
+    return value
 
 
 _SIZE = r"(?:nano|micro|small|medium|large|[0-9]*xlarge|metal(?:-[0-9]+xl)?)"
@@ -135,6 +149,47 @@ def is_gpu_instance_type(instance_type: str) -> bool:
 
 def is_amd_gpu_instance_type(instance_type: str) -> bool:
     return instance_family(instance_type) in instance_facts().amd_gpu_families
+
+
+def instance_class(instance_type: str) -> str:
+    """The class letters of a family (``m`` of m6i, ``inf`` of inf2, ``u`` of u-6tb1); ``""`` for optimal."""
+    family = instance_family(instance_type)
+    if family == "optimal":
+        return ""
+    if family.startswith("u-"):
+        return "u"
+    classes = instance_facts().classes
+    return next((c for c in sorted(classes, key=len, reverse=True) if re.match(rf"^{c}[0-9]", family)), "")
+
+
+def is_arm64_instance_type(instance_type: str) -> bool:
+    """A Graviton family or type: class ``a``, or a ``g`` among the letters after the generation."""
+    facts = instance_facts()
+    klass = instance_class(instance_type)
+    if not klass:
+        return False
+    attributes = re.sub(r"^[0-9]+", "", instance_family(instance_type)[len(klass) :]).split("-", 1)[0]
+    return klass in facts.arm64_classes or facts.arm64_attribute_letter in attributes
+
+
+def is_batch_unsupported_instance_type(instance_type: str) -> bool:
+    return instance_class(instance_type) in instance_facts().batch_unsupported_classes
+
+
+_SIZE_VCPUS = re.compile(r"^(?:([0-9]*)xlarge|metal-([0-9]+)xl)$")
+
+
+def size_vcpus(instance_type: str) -> int | None:
+    """vCPUs of an explicit type where the size says it (large 2, xlarge 4, Nxlarge and metal-Nxl 4N);
+    None for a family, optimal, and sizes that differ between families (nano to medium, metal)."""
+    _, dot, size = instance_type.partition(".")
+    if not dot:
+        return None
+    if size == "large":
+        return 2
+    if match := _SIZE_VCPUS.match(size):
+        return 4 * int(match.group(1) or match.group(2) or 1)
+    return None
 
 
 # ---------------------------------------------------------------------------

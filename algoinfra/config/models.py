@@ -712,6 +712,12 @@ class Store(Model):
 def _instance_type(value: str) -> str:
     if facts.is_amd_gpu_instance_type(value):
         raise Invalid(f"{echo(value)} has AMD GPUs; Batch has no ECS image for them")
+    if facts.is_arm64_instance_type(value):
+        raise Invalid(
+            f"{echo(value)} is an arm64 (Graviton) type; the image build makes x86_64 images, which cannot run on it"
+        )
+    if facts.is_batch_unsupported_instance_type(value):
+        raise Invalid(f"{echo(value)}: AWS Batch cannot launch this class (mac instances need dedicated hosts)")
     return value
 
 
@@ -743,7 +749,8 @@ class Compute(Model):
     instance_types: Annotated[tuple[InstanceType, ...], Items(min_items=1, max_items=20)] = Field(
         default=("m6i.large", "m6i.xlarge", "c6i.xlarge"),
         description="`optimal`, families (`m6i`, `g5`) or types (`m6i.xlarge`, `g5.12xlarge`, `m7i.metal-24xl`);"
-        " NVIDIA GPU families (g4dn, g5, g6, p4d, p5...) allowed, AMD GPU families refused",
+        " x86_64 only (the image build makes x86_64 images: Graviton families such as m6g, c7g, g5g refused);"
+        " NVIDIA GPU families (g4dn, g5, g6, p4d, p5...) allowed, AMD GPU families and mac refused",
     )
     max_vcpus: Annotated[int, Field(ge=1, le=10000)] = Field(
         default=16, description="`min_vcpus` is always 0: idle costs nothing"
@@ -787,7 +794,9 @@ def _whole_vcpus(value: Any) -> Any:
 
 class Job(Model):
     vcpus: Annotated[int, Field(ge=1, le=10000), BeforeValidator(_whole_vcpus)] = Field(
-        default=1, description="a whole number, at most `compute.max_vcpus`"
+        default=1,
+        description="a whole number, at most `compute.max_vcpus`, and at most the vCPUs of the largest"
+        " `compute.instance_types` entry when every entry is a sized type (`large` 2, `xlarge` 4, `<n>xlarge` 4n)",
     )
     memory_mib: Annotated[int, Field(ge=128, le=2_000_000)] = Field(default=2048, description="MiB per job")
     gpus: Annotated[int, Field(ge=0, le=16)] = Field(
@@ -892,6 +901,16 @@ class ProjectFile(Model):
             raise Invalid(
                 f"must be at most compute.max_vcpus ({self.compute.max_vcpus}), got {self.job.vcpus}", "job", "vcpus"
             )
+        sizes = [(facts.size_vcpus(t), t) for t in self.compute.instance_types]
+        if all(v is not None for v, _ in sizes):
+            largest, name = max((v, t) for v, t in sizes if v is not None)
+            if self.job.vcpus > largest:
+                raise Invalid(
+                    f"{self.job.vcpus} vCPUs fit none of compute.instance_types (the largest, {name}, has"
+                    f" {largest}): the job would wait in RUNNABLE forever",
+                    "job",
+                    "vcpus",
+                )
         if self.job.gpus and not self.compute.has_gpus:
             raise Invalid(
                 "needs NVIDIA GPU families in compute.instance_types (g4dn, g5, g6, p4d, p5...)", "job", "gpus"

@@ -48,6 +48,31 @@ def test_provider_is_pinned_to_the_project_account_with_tags(stacks, sample_conf
                 }
 
 
+def test_every_resource_stays_within_the_tag_limit_whatever_the_user_adds(stacks, sample_configs) -> None:
+    """AWS allows 50 tags per resource, counting the provider's default tags; IAM compares keys ignoring case.
+    The loader leaves room for the keys the tool sets (``TOOL_TAGS`` + ``RESOURCE_TAGS``): no resource may
+    carry another key of its own, or a config at the user limit would fail on apply."""
+    own_keys = {*cfg.TOOL_TAGS, *cfg.RESOURCE_TAGS}
+    assert cfg.MAX_USER_TAGS + len(own_keys) == cfg.MAX_TAGS
+    checked = 0
+    for key, by_id in stacks.items():
+        user = set(sample_configs[key].tags)
+        for stack_id, stack in by_id.items():
+            defaults = {
+                ("aws." + p["alias"]) if "alias" in p else "aws": set(p.get("default_tags", [{}])[0].get("tags", {}))
+                for p in stack["provider"]["aws"]
+            }
+            for rtype, by_name in stack.get("resource", {}).items():
+                for name, body in by_name.items():
+                    tags = body.get("tags", {})
+                    assert isinstance(tags, dict), (key, stack_id, rtype, name)
+                    keys = defaults[body.get("provider", "aws")] | set(tags)
+                    assert keys - user <= own_keys, (key, stack_id, rtype, name, sorted(keys - user - own_keys))
+                    assert len({k.lower() for k in keys}) == len(keys), (key, stack_id, rtype, name)
+                    checked += 1
+    assert checked > 100
+
+
 def test_required_provider_source_is_unambiguous(stacks) -> None:
     for by_id in stacks.values():
         for stack in by_id.values():

@@ -201,10 +201,11 @@ CASES = [
     Case("tag-key-long", project("tags", {"K" * 128: "x"}), project("tags", {"K" * 129: "x"}), f"tags.{echo('K' * 129)}", "1-128", schema=True),
     *[
         Case(f"tag-tool-{key}", None, project("tags", {key: "x"}), f"tags.{key}", "collides with the tool's own tag", schema=True)
-        for key in ("Project", "project", "ENV", "managedBy")
+        for key in ("Project", "project", "ENV", "managedBy", "Name", "tier")
     ],
+    Case("tag-keys-differ-in-case", project("tags", {"Team": "a", "Team2": "b"}), project("tags", {"Team": "a", "team": "b"}), "tags.team", "collides with the tag 'Team'"),
     Case("tag-aws-prefix", project("tags", {"awsome": "x"}), project("tags", {"AWS:cost": "x"}), "tags.AWS:cost", "reserved for AWS", schema=True),
-    Case("tags-too-many", project("tags", _tags(47)), project("tags", _tags(48)), "tags", "48 tags, plus the tool's 3", schema=True),
+    Case("tags-too-many", project("tags", _tags(45)), project("tags", _tags(46)), "tags", "46 tags, plus the tool's 5", schema=True),
     # --- account ids ---
     Case("account-zero", None, project("account_id", "000000000000"), "account_id", "000000000000 is not an AWS account id", schema=True),
     Case("platform-account-zero", None, both(platform("account_id", "000000000000"), platform("access", {"profile": "p"})), "environments.dev.account_id", "not an AWS account id", file="platform", schema=True),

@@ -65,7 +65,10 @@ SUBNET_TIERS = ("workload", "attachment")
 
 # Default tags the tool sets on every project stack; AWS allows 50 per resource.
 TOOL_TAGS = ("Project", "Env", "ManagedBy")
+# Tags the tool sets on some resources of its own (VPC, subnets, route tables, security groups, endpoints).
+RESOURCE_TAGS = ("Name", "Tier")
 MAX_TAGS = 50
+MAX_USER_TAGS = MAX_TAGS - len(TOOL_TAGS) - len(RESOURCE_TAGS)
 
 
 def section(cls: type[Model], description: str) -> Any:
@@ -388,18 +391,26 @@ class Platform(Model):
 # ---------------------------------------------------------------------------
 
 _TAG_CHARS = r"^[\w .:/=+@-]*$"
-_RESERVED_TAGS = facts.case_insensitive_pattern(TOOL_TAGS)
+_RESERVED_TAGS = facts.case_insensitive_pattern(TOOL_TAGS + RESOURCE_TAGS)
 _AWS_PREFIX = r"^[aA][wW][sS]:"
 _TAG_TEXT = re.compile(_TAG_CHARS.removeprefix("^").removesuffix("$"))  # fullmatch: Python's $ allows a final newline
 
 
 def _check_tags(tags: Mapping[str, str]) -> Mapping[str, str]:
-    tool = {t.lower(): t for t in TOOL_TAGS}
+    tool = {t.lower(): t for t in TOOL_TAGS + RESOURCE_TAGS}
+    seen: dict[str, str] = {}
     for key, value in tags.items():
         if key.lower() in tool:
             raise Invalid(
                 f"collides with the tool's own tag {tool[key.lower()]!r} (tag keys are compared ignoring case)", key
             )
+        if key.lower() in seen:
+            raise Invalid(
+                f"collides with the tag {seen[key.lower()]!r}: IAM compares tag keys ignoring case, and every"
+                " tag reaches the project's IAM roles",
+                key,
+            )
+        seen[key.lower()] = key
         if key.lower().startswith("aws:"):
             raise Invalid("tag keys starting with 'aws:' are reserved for AWS", key)
         if not 1 <= len(key) <= 128 or not _TAG_TEXT.fullmatch(key):
@@ -408,9 +419,10 @@ def _check_tags(tags: Mapping[str, str]) -> Mapping[str, str]:
             raise Invalid(
                 f"a tag value is at most 256 letters, digits, spaces and _ . : / = + @ -; got {echo(value)}", key
             )
-    if len(tags) > MAX_TAGS - len(TOOL_TAGS):
+    if len(tags) > MAX_USER_TAGS:
+        own = TOOL_TAGS + RESOURCE_TAGS
         raise Invalid(
-            f"{len(tags)} tags, plus the tool's {len(TOOL_TAGS)} ({', '.join(TOOL_TAGS)}), is more than"
+            f"{len(tags)} tags, plus the tool's {len(own)} ({', '.join(own)}), is more than"
             f" the {MAX_TAGS} AWS allows per resource"
         )
     return tags
@@ -423,7 +435,7 @@ Tags = Annotated[
     WithJsonSchema(
         {
             "type": "object",
-            "maxProperties": MAX_TAGS - len(TOOL_TAGS),
+            "maxProperties": MAX_USER_TAGS,
             "propertyNames": {
                 "minLength": 1,
                 "maxLength": 128,
@@ -854,8 +866,9 @@ class ProjectFile(Model):
         default_factory=lambda: MappingProxyType({}),
         json_schema_extra={"default": {}},
         description="extra default tags of the project's stacks: letters, digits, spaces and `_ . : / = + @ -`,"
-        " keys 1-128, values up to 256, at most 47 (AWS allows 50; the tool sets `Project`, `Env`, `ManagedBy`,"
-        " in any case, and `aws:` keys are AWS's)",
+        " keys 1-128, values up to 256, at most 45 (AWS allows 50; the tool sets `Project`, `Env`, `ManagedBy`"
+        " everywhere and `Name`, `Tier` on some resources: none of them in any case, and `aws:` keys are AWS's);"
+        " no two keys that differ only in case (IAM compares them ignoring case)",
     )
     github: GitHub = Field(description="the algorithm's repository")
     network: Network = Field(description="the VPC")
@@ -977,6 +990,8 @@ __all__ = [
     "IMAGE_TYPE_GPU",
     "LOG_RETENTION_DAYS",
     "MAX_TAGS",
+    "MAX_USER_TAGS",
+    "RESOURCE_TAGS",
     "SUBNET_TIERS",
     "TOOL_TAGS",
     "Account",

@@ -3,14 +3,18 @@ and the stand-in provider, against a local S3/STS/DynamoDB server (moto) for the
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,7 @@ from algoinfra import config as cfg
 from algoinfra.rehearse.terraform import Terraform, install
 from algoinfra.synth import synthesize
 from stacks.app import synth_config
-from tests.helpers import BACKEND, load_sample
+from tests.helpers import BACKEND, CONFIG_DIR, ROOT, load_sample
 
 STORE = "algorithm-store"
 
@@ -32,8 +36,27 @@ def terraform() -> Iterator[Terraform]:
         yield tf
 
 
+@dataclass(frozen=True)
+class Moto:
+    url: str
+    log: Path  # the server's access log: one line per request
+
+    def requests_during(self, action: Callable[[], None]) -> list[tuple[str, str]]:
+        """(method, path with query) of every request the server logged while ``action`` ran."""
+        start = self.log.stat().st_size
+        action()
+        time.sleep(0.2)  # the server logs after it answers
+        with self.log.open("rb") as f:
+            f.seek(start)
+            text = re.sub(r"\x1b\[[0-9;]*m", "", f.read().decode())  # werkzeug colours other statuses than 200
+        lines = [line for line in text.splitlines() if " HTTP/1." in line]
+        requests = [m.groups() for line in lines if (m := re.search(r'"([A-Z]+) (/\S*) HTTP/1\.[01]"', line))]
+        assert len(requests) == len(lines), lines  # no request left unread
+        return requests
+
+
 @pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
     """A moto server on 127.0.0.1 holding the estate's state bucket and lock table; stopped afterwards."""
     import boto3
 
@@ -67,7 +90,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        yield url
+        yield Moto(url, log)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -120,11 +143,11 @@ def state_key(config: cfg.ProjectConfig, stack: str) -> str:
 
 
 def test_switching_selection_never_reuses_or_migrates_another_selections_state(
-    tmp_path: Path, terraform: Terraform, moto: str
+    tmp_path: Path, terraform: Terraform, moto: Moto
 ) -> None:
     a, b = load_sample("project-sample-dev"), load_sample("project-sample-staging")
     out = tmp_path / "cdktf.out"
-    backend_file = moto_backend_file(tmp_path, moto)
+    backend_file = moto_backend_file(tmp_path, moto.url)
     store = out / "stacks" / STORE
 
     def init_and_apply() -> None:
@@ -135,9 +158,9 @@ def test_switching_selection_never_reuses_or_migrates_another_selections_state(
         assert applied.ok, applied.describe()
 
     synthesize([a], out, build=synth_config, per_config_dirs=False, report=lambda _: None)
-    init_and_apply()
+    requests = moto.requests_during(init_and_apply)
     key_a, key_b = state_key(a, STORE), state_key(b, STORE)
-    before = state_objects(moto)
+    before = state_objects(moto.url)
     assert key_a in before and key_b not in before
     # What the out dir held before this project's fix: A's initialized working dir, B's stack in it.
     stale = tmp_path / "stale-working-dir"
@@ -146,8 +169,8 @@ def test_switching_selection_never_reuses_or_migrates_another_selections_state(
     said: list[str] = []
     synthesize([b], out, build=synth_config, per_config_dirs=False, report=said.append)
     assert any(".terraform" in line and key_a in line and key_b in line for line in said), said
-    init_and_apply()
-    after = state_objects(moto)
+    requests += moto.requests_during(init_and_apply)
+    after = state_objects(moto.url)
     assert after[key_a] == before[key_a], "project A's state object changed"
     assert key_b in after
 
@@ -156,7 +179,66 @@ def test_switching_selection_never_reuses_or_migrates_another_selections_state(
     reused = terraform.run("init", "-input=false", f"-backend-config={backend_file}", cwd=stale, env=AWS_ENV)
     assert not reused.ok
     assert "Backend configuration changed" in json.dumps(reused.messages) + reused.describe()
-    assert state_objects(moto)[key_a] == before[key_a]
+    assert state_objects(moto.url)[key_a] == before[key_a]
+    assert_allowed_by_the_documented_state_role(requests)
+
+
+STATE_ROLE_POLICY = ROOT / "docs" / "state-access-role-policy.json"
+
+
+def assert_allowed_by_the_documented_state_role(requests: list[tuple[str, str]]) -> None:
+    """Every S3 request Terraform's backend made is allowed by the policy the README gives the state role.
+
+    Path-style S3 requests name their action: ``GET /<bucket>?list-type=2&prefix=...`` is s3:ListBucket
+    (the condition key s3:prefix is the query's prefix), ``GET``/``HEAD``/``PUT``/``DELETE /<bucket>/<key>``
+    are s3:GetObject/PutObject/DeleteObject on the object's ARN. Anything else on the bucket fails the test
+    (the policy would need another action). POSTs to ``/`` are STS and DynamoDB (their actions are not in
+    the access log)."""
+    backend = cfg.load_backend(BACKEND)
+    text = STATE_ROLE_POLICY.read_text()
+    for placeholder, value in {
+        "<bucket>": backend.bucket,
+        "<lock table>": backend.dynamodb_table or "",
+        "<region>": backend.region,
+        "<state account>": cfg.load_accounts(CONFIG_DIR / cfg.ACCOUNTS_FILE).state_account_id,
+    }.items():
+        text = text.replace(placeholder, value)
+    statements = json.loads(text)["Statement"]
+
+    def allowed(action: str, resource: str, prefix: str | None = None) -> bool:
+        for st in statements:
+            actions = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
+            if st["Effect"] != "Allow" or not any(fnmatch.fnmatchcase(action, a) for a in actions):
+                continue
+            if not fnmatch.fnmatchcase(resource, st["Resource"]):
+                continue
+            like = st.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
+            if like is None or (prefix is not None and any(fnmatch.fnmatchcase(prefix, p) for p in like)):
+                return True
+        return False
+
+    seen: set[str] = set()
+    for method, target in requests:
+        path, _, query = target.partition("?")
+        parts = urllib.parse.unquote(path).lstrip("/").split("/", 1)
+        if method == "POST" and path == "/":
+            continue
+        assert parts[0] == backend.bucket, (method, target)
+        params = urllib.parse.parse_qs(query, keep_blank_values=True)
+        if len(parts) == 1 or parts[1] == "":
+            assert method == "GET" and params.get("list-type") == ["2"], f"not in the policy: {method} {target}"
+            prefix = params.get("prefix", [""])[0]
+            assert allowed("s3:ListBucket", f"arn:aws:s3:::{backend.bucket}", prefix), f"ListBucket {prefix!r}"
+            seen.add("s3:ListBucket")
+        else:
+            assert not query or query.startswith("x-id="), f"not in the policy: {method} {target}"
+            action = {"GET": "s3:GetObject", "HEAD": "s3:GetObject", "PUT": "s3:PutObject"}.get(
+                method, "s3:DeleteObject" if method == "DELETE" else method
+            )
+            assert allowed(action, f"arn:aws:s3:::{backend.bucket}/{parts[1]}"), f"{action} {parts[1]}"
+            seen.add(action)
+    # Terraform did use the bucket: lists, state reads and writes, and the lockfile created and deleted.
+    assert seen == {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, seen
 
 
 def test_the_bootstrap_state_is_found_the_same_way_from_any_out_dir(

@@ -119,6 +119,8 @@ def main(argv: list[str]) -> int:
             print(selection_line(config, None), file=sys.stderr, flush=True)
         else:
             print(selection_line(config, sel.outdir / config.key if sel.every else sel.outdir), flush=True)
+        if not config.account.has_github_credential:
+            print(no_image_build_line(config), file=sys.stderr if sel.cost else sys.stdout, flush=True)
 
     try:
         aws_bindings.load(fast=os.environ.get("ALGOINFRA_BINDINGS") != "plain", framework=framework)
@@ -149,6 +151,18 @@ def selection_line(c: ProjectConfig, outdir: Path | None) -> str:
     what is about to be built, so a wrong selection is seen before anything happens."""
     what = f"{c.project} {c.env} {c.region} account {c.account_id} ({shown_path(c.path)})"
     return f"synth: {what} -> {shown_path(outdir)}" if outdir is not None else f"cost: {what}"
+
+
+def no_image_build_line(c: ProjectConfig) -> str:
+    from algoinfra.config import ACCOUNTS_FILE
+
+    return (
+        f"note: {c.key}: algorithm-service has no image build (CodeBuild) while"
+        f" {shown_path(c.path.parent / ACCOUNTS_FILE)}:"
+        f" accounts.{c.account_id}.baseline.codebuild_source_credential is false (the account has no GitHub"
+        " credential yet); set it to true once the token secret has its value, deploy account-baseline, then"
+        " algorithm-service"
+    )
 
 
 def select(environ: Mapping[str, str], argv: list[str], *, envs: tuple[str, ...]) -> Selection:

@@ -70,18 +70,25 @@ class AlgorithmServiceStack(BaseStack):
                 ),
             },
         )
-        self.image_build = ImageBuild(
-            self,
-            "image_build",
-            names=names,
-            arns=arns,
-            github=config.github,
-            image_tag=config.job.image_tag,
-            key_alias=key_alias,
-            log_retention_days=config.job.log_retention_days,
+        # CodeBuild refuses a GitHub project while the account has no source credential
+        # ("No Access token found"): no image build until the baseline has one.
+        self.image_build = (
+            ImageBuild(
+                self,
+                "image_build",
+                names=names,
+                arns=arns,
+                github=config.github,
+                image_tag=config.job.image_tag,
+                key_alias=key_alias,
+                log_retention_days=config.job.log_retention_days,
+            )
+            if config.account.has_github_credential
+            else None
         )
         TerraformOutput(self, "job_definition_arn", value=self.job.definition.arn)
         TerraformOutput(self, "job_role_arn", value=self.job.job_role.arn)
         TerraformOutput(self, "execution_role_arn", value=self.job.execution_role.arn)
         TerraformOutput(self, "sagemaker_execution_role_arn", value=self.sagemaker_role.arn)
-        TerraformOutput(self, "codebuild_project_name", value=self.image_build.project.name)
+        if self.image_build is not None:
+            TerraformOutput(self, "codebuild_project_name", value=self.image_build.project.name)

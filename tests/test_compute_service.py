@@ -8,10 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
+from algoinfra import config as cfg
 from algoinfra.components.batch import ECS_INSTANCE_POLICY
 from tests.conftest import synth_one
-from tests.helpers import SAMPLE_KEYS, data_sources, load_variant, one, ref_name, resources
+from tests.helpers import SAMPLE_KEYS, data_sources, load_variant, one, read_stacks, ref_name, resources, variant_dir
 
 
 def remote(stack_id: str) -> str:
@@ -536,3 +538,38 @@ def test_root_volume_size_is_configurable_and_bounded(tmp_path: Path) -> None:
     for bad in (29, 16385, "100"):
         with pytest.raises(ConfigError, match=r"compute\.root_volume_size_gib"):
             load_variant(tmp_path / str(bad), mutate=lambda d, bad=bad: d["compute"].update(root_volume_size_gib=bad))
+
+
+def test_no_image_build_while_the_account_has_no_github_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new account's first deploy (README, the account baseline): the credential is off until the
+    token secret has a value. CodeBuild refuses a GitHub project without one, so algorithm-service
+    leaves the image build out, and the synth says so; everything else is unchanged."""
+    import main as entry
+
+    key = "project-sample-staging"
+    config_dir = variant_dir(tmp_path / "configs", key)
+    accounts = yaml.safe_load((config_dir / cfg.ACCOUNTS_FILE).read_text())
+    account_id = load_variant(tmp_path / "plain", key).account_id
+    accounts["accounts"][account_id]["baseline"] = {"codebuild_source_credential": False}
+    (config_dir / cfg.ACCOUNTS_FILE).write_text(yaml.safe_dump(accounts))
+    for name in ("Project", "Env", "REGION", "INFRA_CONFIG_DIR", "CDKTF_OUTDIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("Project", "project-sample")
+    monkeypatch.setenv("Env", "staging")
+    monkeypatch.setenv("INFRA_CONFIG_DIR", str(config_dir))
+    monkeypatch.setenv("CDKTF_OUTDIR", str(tmp_path / "out"))
+    assert entry.main([]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith(f"note: {key}: algorithm-service has no image build (CodeBuild)"), out
+    assert f"accounts.{account_id}.baseline.codebuild_source_credential is false" in out[1]
+
+    without = read_stacks(tmp_path / "out")
+    with_build = synth_one(load_variant(tmp_path / "default", key), tmp_path / "default-out")
+    service, full = without["algorithm-service"], with_build["algorithm-service"]
+    assert not resources(service, "aws_codebuild_project") and resources(full, "aws_codebuild_project")
+    assert "codebuild_project_name" not in service["output"] and "codebuild_project_name" in full["output"]
+    assert resources(without["account-baseline"], "aws_codebuild_source_credential") == {}
+    for stack_id in ("algorithm-store", "algorithm-server-infra", "algorithm-compute-resource", "algorithm-dns"):
+        assert without[stack_id] == with_build[stack_id], stack_id

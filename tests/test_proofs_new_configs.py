@@ -1,7 +1,8 @@
 """Issues 14 and 15 "Done when" on configs the samples do not cover, proven by Terraform itself.
 
 A config dir like ``configs/`` plus another project in three envs: dev in the shared dev account;
-staging with ``store.encryption: kms`` on a platform env with ``egress: true``; production with
+staging with ``store.encryption: kms`` on a platform env with ``egress: true``, in a new account whose
+GitHub credential is not there yet (no image build); production with
 ``store`` and ``job`` left at their defaults on a platform env that does not auto-accept transit
 gateway attachments (new accounts for both, listed in accounts.yml). The whole dir is loaded (VPCs
 must not overlap the samples'), the new configs are synthesized once; staging and production are
@@ -71,7 +72,11 @@ def new_config_dir(root: Path) -> Path:
     for env, data in (("dev", dev), ("staging", staging), ("production", production)):
         (d / f"{PROJECT}-{env}{cfg.CONFIG_SUFFIX}").write_text(yaml.safe_dump(data, sort_keys=False))
     accounts = yaml.safe_load((d / cfg.ACCOUNTS_FILE).read_text())
-    accounts["accounts"][STAGING_ACCOUNT] = {"name": f"{PROJECT} staging"}
+    # A new account's first deploy (README, the account baseline): no GitHub credential yet.
+    accounts["accounts"][STAGING_ACCOUNT] = {
+        "name": f"{PROJECT} staging",
+        "baseline": {"codebuild_source_credential": False},
+    }
     accounts["accounts"][PRODUCTION_ACCOUNT] = {"name": f"{PROJECT} production"}
     (d / cfg.ACCOUNTS_FILE).write_text(yaml.safe_dump(accounts))
     platform = yaml.safe_load((d / cfg.PLATFORM_FILE).read_text())
@@ -215,6 +220,20 @@ def test_the_default_image_tag_stays_overwritable(rehearsed: Rehearsed) -> None:
     production = rehearsed.configs[f"{PROJECT}-production"]
     written = yaml.safe_load((rehearsed.config_dir / f"{production.key}{cfg.CONFIG_SUFFIX}").read_text())
     assert "store" not in written and "job" not in written and production.job.image_tag == "latest"
+
+
+def test_the_image_build_waits_for_the_accounts_github_credential(rehearsed: Rehearsed) -> None:
+    """staging's new account has no credential yet: its algorithm-service plans without the CodeBuild
+    project (CodeBuild would refuse it) and rehearses clean; production's account has one, and a build."""
+    for key, plans in rehearsed.plans.items():
+        c = rehearsed.configs[key]
+        projects = _changes(plans["algorithm-service"], "aws_codebuild_project")
+        credentials = _changes(plans["account-baseline"], "aws_codebuild_source_credential")
+        assert len(projects) == len(credentials) == (1 if c.account.has_github_credential else 0), key
+    assert {c.env: c.account.has_github_credential for c in rehearsed.configs.values() if c.env != "dev"} == {
+        "staging": False,
+        "production": True,
+    }
 
 
 def test_the_accepter_runs_in_the_platform_account_and_routes_wait_for_it(rehearsed: Rehearsed) -> None:

@@ -119,7 +119,9 @@ def instance_facts() -> InstanceFacts:
 
 def _letter(value: object) -> str:
     if not (isinstance(value, str) and len(value) == 1 and value.isalpha()):
-        raise ConfigError(INSTANCE_TYPES_FILE, "arm64_attribute_letter", "must be one letter (data file of this repository)")
+        raise ConfigError(
+            INSTANCE_TYPES_FILE, "arm64_attribute_letter", "must be one letter (data file of this repository)"
+        )
     return value
 
 

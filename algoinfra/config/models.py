@@ -255,6 +255,13 @@ class Account(AccountSpec):
 
     account_id: str
 
+    @property
+    def has_github_credential(self) -> bool:
+        """CodeBuild can reach GitHub: the baseline creates the source credential, or the account
+        keeps one this tool does not manage (baseline off). Not during a new account's first deploy,
+        when the secret has no value yet and ``codebuild_source_credential`` is false."""
+        return not self.baseline.enabled or self.baseline.codebuild_source_credential
+
 
 class Accounts(Model):
     model_config = ConfigDict(defer_build=True)  # built by the loader

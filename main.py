@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
     try:
         sel = select(os.environ, argv, envs=cfg.ENVS)
         if not sel.cost:
-            check_outdir(sel.outdir, per_config_dirs=sel.every)
+            check_outdir(sel.outdir, per_config_dirs=sel.every, config_dir=sel.config_dir)
         # Everything is validated before the provider bindings are imported.
         if sel.every:
             configs = cfg.load_all(sel.config_dir, backend_path=backend)
@@ -168,6 +168,10 @@ def no_image_build_line(c: ProjectConfig) -> str:
 def select(environ: Mapping[str, str], argv: list[str], *, envs: tuple[str, ...]) -> Selection:
     """The selection from the environment, each variable checked; raises :class:`VariableError`."""
     check_spellings(environ)
+    for name in VARIABLES:
+        if name in environ and not environ[name]:
+            # Project=$PROJ with PROJ unset would silently build the default, like $ENV did.
+            raise VariableError(name, "is set but empty: give it a value, or unset it for the default")
     cost = "--cost" in argv
     project = environ.get("Project") or DEFAULT_PROJECT
     env = environ.get("Env") or DEFAULT_ENV
@@ -222,12 +226,17 @@ def check_config_dir(config_dir: Path) -> None:
         raise VariableError("INFRA_CONFIG_DIR", f"{shown_path(config_dir)}: permission denied")
 
 
-def check_outdir(outdir: Path, *, per_config_dirs: bool) -> None:
-    """Refuse an out dir that synthesis could not fill completely, before anything is built or written.
+def check_outdir(outdir: Path, *, per_config_dirs: bool, config_dir: Path | None = None) -> None:
+    """Refuse an out dir that synthesis could not fill completely, or must not fill, before anything is
+    built or written.
 
     Synthesis stages into a temporary dir next to the out dir and then moves
     files into it: the out dir (or the nearest existing parent) must be a
     writable directory on a real file system, with room for the names below it.
+    Synthesis also replaces what ``stacks/`` holds, so an existing out dir must
+    hold no files (empty dirs and dot entries aside) or be one a synth made
+    (``manifest.json``; with ``per_config_dirs``, in each config's dir): never
+    the repository, the config dir or a dir of the user's.
     """
 
     def refuse(message: str) -> VariableError:
@@ -252,9 +261,14 @@ def check_outdir(outdir: Path, *, per_config_dirs: bool) -> None:
         st = None
     except OSError as exc:
         raise refuse(os_problem(exc)) from None
+    if Path(os.path.realpath(ROOT)).is_relative_to(real):
+        raise refuse("holds this repository; synthesize into a dir of its own such as cdktf.out")
+    if config_dir is not None and Path(real).is_relative_to(os.path.realpath(config_dir)):
+        raise refuse(f"is inside INFRA_CONFIG_DIR ({shown_path(config_dir)}); synthesize into a dir of its own")
     if st is not None:
         if not stat.S_ISDIR(st.st_mode):
             raise refuse("exists and is not a directory")
+        _check_owned(absolute, per_config_dirs=per_config_dirs, refuse=refuse)
         _check_tree(absolute, absolute, depth=4 if per_config_dirs else 3, refuse=refuse)
     # The staging dir is created next to the out dir, in its nearest existing parent.
     ancestor = absolute.parent
@@ -273,6 +287,43 @@ def check_outdir(outdir: Path, *, per_config_dirs: bool) -> None:
         raise refuse(f"{shown_path(ancestor)} is not a directory")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise refuse(f"{shown_path(ancestor)} is not writable")
+
+
+def _check_owned(outdir: Path, *, per_config_dirs: bool, refuse: Callable[[str], VariableError]) -> None:
+    """An existing out dir is empty or a synth's: ``manifest.json`` beside whatever it holds (dot files aside)."""
+
+    def visible(directory: Path) -> list[os.DirEntry[str]]:
+        try:
+            return [e for e in os.scandir(directory) if not e.name.startswith(".")]
+        except OSError as exc:
+            raise refuse(f"cannot be listed: {os_problem(exc)}") from None
+
+    def holds_files(directory: Path, budget: list[int]) -> bool:
+        """A file (or anything not a dir) below, dot entries aside; a huge tree counts as holding files."""
+        for entry in visible(directory):
+            budget[0] -= 1
+            if budget[0] < 0 or not entry.is_dir(follow_symlinks=False):
+                return True
+            if holds_files(directory / entry.name, budget):
+                return True
+        return False
+
+    def owned(directory: Path) -> bool:
+        return (directory / "manifest.json").is_file() or not holds_files(directory, [1000])
+
+    if per_config_dirs:
+        entries = visible(outdir)
+        if all(e.is_dir(follow_symlinks=False) and owned(outdir / e.name) for e in entries):
+            return
+        what = "a dir per config, each with the manifest.json of a synth"
+    else:
+        if owned(outdir):
+            return
+        what = "the manifest.json of a synth"
+    raise refuse(
+        f"holds files but not {what}: synth replaces what an out dir holds, so it writes only into a new or"
+        " empty dir, or one it made"
+    )
 
 
 def _check_tree(root: Path, directory: Path, *, depth: int, refuse: Callable[[str], VariableError]) -> None:

@@ -36,8 +36,9 @@ def synthesize(
 
     A failure while building leaves ``outdir`` untouched. In each stack dir the
     files of the other output format (``cdk.tf`` next to ``cdk.tf.json``) go,
-    and so do the stack dirs that this synth no longer produces: what is left
-    is exactly this synth. A stack's Terraform working dir (``.terraform/``)
+    and so do the stack dirs (dirs holding ``cdk.tf.json`` or ``cdk.tf``) that
+    this synth no longer produces: what is left is this synth, and nothing
+    a synth did not write is deleted. A stack's Terraform working dir (``.terraform/``)
     stays when it serves the same backend (``terraform init`` is not repeated);
     when it was initialized with other backend settings (another project, env
     or region's key, another bucket, role or lock table), it is removed, so
@@ -91,7 +92,10 @@ def _stale(built: Path, target: Path, base: Path) -> list[tuple[Path, str]]:
     for old in sorted(stacks.iterdir()):
         rel = old.relative_to(base)
         if old.name not in fresh:
-            out.append((old, f"removed {rel}: not a stack of this synth"))
+            # Only a stack dir a synth wrote; anything else is not ours to delete (main.py also refuses
+            # an out dir it did not make).
+            if old.is_dir() and not old.is_symlink() and any((old / n).exists() for n in SYNTH_OUTPUTS):
+                out.append((old, f"removed {rel}: not a stack of this synth"))
             continue
         for name in SYNTH_OUTPUTS:
             if (old / name).exists() and not (fresh[old.name] / name).exists():

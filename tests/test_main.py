@@ -82,6 +82,7 @@ def test_bad_config_file_keeps_the_previous_out_dir(tmp_path: Path) -> None:
     configs = variant_dir(tmp_path / "configs", mutate=lambda d: d["network"].update(vpc_cidr="10.64.0.1/20"))
     out = tmp_path / "out"
     (out / "stacks").mkdir(parents=True)
+    (out / "manifest.json").write_text("{}")
     (out / "stacks" / "previous").write_text("kept")
     result = run_main({"INFRA_CONFIG_DIR": str(configs), "CDKTF_OUTDIR": str(out)})
     assert result.returncode == 2
@@ -89,7 +90,7 @@ def test_bad_config_file_keeps_the_previous_out_dir(tmp_path: Path) -> None:
         result.stderr.startswith("error: ")
         and "project-sample-dev-algorithm-server-infra.yml: network.vpc_cidr:" in result.stderr
     )
-    assert [p.name for p in out.rglob("*")] == ["stacks", "previous"]
+    assert sorted(p.name for p in out.rglob("*")) == ["manifest.json", "previous", "stacks"]
 
 
 def test_bad_config_fails_before_the_provider_bindings_load(tmp_path: Path) -> None:
@@ -225,6 +226,7 @@ def test_out_dir_problems_are_found_before_anything_is_built(tmp_path: Path) -> 
     (tmp_path / "loop").symlink_to("loop")
     (tmp_path / "old" / "stacks").parent.mkdir()
     (tmp_path / "old" / "stacks").write_text("not a dir")
+    (tmp_path / "old" / "manifest.json").write_text("{}")
     cases = [
         (tmp_path / "file", "exists and is not a directory"),
         (tmp_path / "file" / "out", "file is not a directory"),
@@ -249,14 +251,67 @@ def test_out_dir_problems_are_found_before_anything_is_built(tmp_path: Path) -> 
         refused_variable(tmp_path, {"CDKTF_OUTDIR": str(outdir)}, "CDKTF_OUTDIR", fragment)
 
 
+def test_an_out_dir_synth_did_not_make_is_never_filled(tmp_path: Path) -> None:
+    """Synth replaces what ``stacks/`` holds: the repository (its ``stacks/`` is Python source), the config
+    dir, or any dir holding files without a synth's manifest.json is refused, and nothing in it changes."""
+    configs = tmp_path / "configs"
+    shutil.copytree(ROOT / "configs", configs)
+    home = tmp_path / "home"
+    (home / "stacks" / "my-project").mkdir(parents=True)
+    (home / "stacks" / "my-notes.txt").write_text("mine")
+    (home / "stacks" / "my-project" / "x.py").write_text("mine")
+    nested = tmp_path / "nested"
+    (nested / "deep" / "er").mkdir(parents=True)
+    (nested / "deep" / "er" / "file").write_text("mine")
+    per_config = tmp_path / "all"
+    (per_config / "project-sample-dev").mkdir(parents=True)
+    (per_config / "notes.txt").write_text("mine")
+    env = {"INFRA_CONFIG_DIR": str(configs)}
+    cases = [
+        (ROOT, (), "holds this repository"),
+        (ROOT.parent, (), "holds this repository"),
+        (configs, (), "is inside INFRA_CONFIG_DIR"),
+        (configs / "out", (), "is inside INFRA_CONFIG_DIR"),
+        (home, (), "holds files but not the manifest.json of a synth"),
+        (nested, (), "holds files but not the manifest.json of a synth"),
+        (home, ("--all-configs",), "holds files but not a dir per config"),
+        (per_config, ("--all-configs",), "holds files but not a dir per config"),
+    ]
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    for outdir, args, fragment in cases:
+        result = run_main({**env, "CDKTF_OUTDIR": str(outdir)}, *args, timeout=10)
+        assert result.returncode == 2, (outdir, result.stdout, result.stderr)
+        assert result.stderr.startswith("error: CDKTF_OUTDIR: ") and fragment in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
+    assert not subprocess.run(["git", "status", "--porcelain", "stacks"], cwd=ROOT, capture_output=True).stdout
+
+
+@pytest.mark.parametrize("name", ["Project", "Env", "REGION", "INFRA_CONFIG_DIR", "CDKTF_OUTDIR"])
+def test_a_variable_set_but_empty_is_refused(tmp_path: Path, name: str) -> None:
+    """``Project=$PROJ`` with PROJ unset must not build the default project, as ``$ENV`` must not."""
+    env = {"CDKTF_OUTDIR": str(tmp_path / "out"), name: ""}
+    refused_variable(tmp_path, env, name, "is set but empty: give it a value, or unset it for the default")
+
+
 def test_out_dir_check_accepts_what_synth_can_fill(tmp_path: Path) -> None:
     import main as entry
 
     (tmp_path / "existing" / "stacks" / "algorithm-store" / ".terraform").mkdir(parents=True)
+    (tmp_path / "existing" / "stacks" / "algorithm-store" / ".terraform" / "terraform.tfstate").write_text("{}")
+    (tmp_path / "synthesized" / "stacks" / "algorithm-store").mkdir(parents=True)
+    (tmp_path / "synthesized" / "manifest.json").write_text("{}")
+    (tmp_path / "synthesized" / "stacks" / "algorithm-store" / "cdk.tf.json").write_text("{}")
+    (tmp_path / "every" / "project-sample-dev" / "stacks").mkdir(parents=True)
+    (tmp_path / "every" / "project-sample-dev" / "manifest.json").write_text("{}")
+    (tmp_path / "every" / "project-sample-staging").mkdir()
     for outdir in [tmp_path / "new", tmp_path / "a" / "b" / "c", tmp_path / "existing", tmp_path / ("x" * 245)]:
         entry.check_outdir(outdir, per_config_dirs=False)
         entry.check_outdir(outdir, per_config_dirs=True)
-    assert [p.name for p in tmp_path.iterdir()] == ["existing"]  # checked, nothing created
+    entry.check_outdir(tmp_path / "synthesized", per_config_dirs=False)
+    entry.check_outdir(tmp_path / "every", per_config_dirs=True)
+    entry.check_outdir(ROOT / "cdktf.out", per_config_dirs=False, config_dir=ROOT / "configs")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["every", "existing", "synthesized"]  # nothing created
 
 
 def test_out_dir_error_comes_before_the_provider_bindings(tmp_path: Path) -> None:

@@ -106,6 +106,20 @@ def test_files_of_the_other_format_and_stale_stacks_go(tmp_path: Path) -> None:
     assert sorted(p.name for p in (out / "stacks" / STACK).iterdir()) == ["cdk.tf.json"]
 
 
+def test_only_stack_dirs_a_synth_wrote_are_removed(tmp_path: Path) -> None:
+    """Whatever else sits in ``stacks/`` (a file, a dir without cdk.tf.json or cdk.tf, a symlink) stays."""
+    out = tmp_path / "cdktf.out"
+    run(out, {**json_stack(KEY_A), "stacks/account-baseline/cdk.tf.json": {"terraform": {}}})
+    (out / "stacks" / "notes.txt").write_text("mine")
+    (out / "stacks" / "mine").mkdir()
+    (out / "stacks" / "mine" / "x.py").write_text("mine")
+    (out / "stacks" / "link").symlink_to(out / "stacks" / "account-baseline")
+    lines: list[str] = []
+    run(out, json_stack(KEY_A), lines)
+    assert sorted(p.name for p in (out / "stacks").iterdir()) == [STACK, "link", "mine", "notes.txt"]
+    assert len(lines) == 1 and "account-baseline: not a stack of this synth" in lines[0], lines
+
+
 def test_a_stale_stack_holding_state_is_refused_and_nothing_changes(tmp_path: Path) -> None:
     out = tmp_path / "cdktf.out"
     run(out, {**json_stack(KEY_A), "stacks/terraform-state/cdk.tf.json": {}})

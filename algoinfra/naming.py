@@ -12,6 +12,35 @@ from dataclasses import dataclass
 
 PROJECT_RE = re.compile(r"^project-[a-z0-9]+(?:-[a-z0-9]+)*$")
 _S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# S3's general purpose bucket naming rules beyond the characters (Amazon S3 User Guide, "Bucket naming rules").
+_S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_S3_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+_IPV4_RE = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,3}){3}$")
+
+
+def s3_bucket_name_problem(name: str) -> str | None:
+    """Why S3 refuses ``name`` as a general purpose bucket name, or None."""
+    if not 3 <= len(name) <= 63:
+        return f"is {len(name)} characters; S3 allows 3-63"
+    if not _S3_BUCKET_RE.match(name):
+        return (
+            "is not a valid S3 bucket name (lowercase letters, digits, '.' and '-',"
+            " starting and ending with a letter or digit)"
+        )
+    for bad in ("..", ".-", "-."):
+        if bad in name:
+            return f"is not a valid S3 bucket name ({bad!r} is not allowed)"
+    if _IPV4_RE.match(name):
+        return "is not a valid S3 bucket name (it looks like an IP address)"
+    for prefix in _S3_RESERVED_PREFIXES:
+        if name.startswith(prefix):
+            return f"is not a valid S3 bucket name (the prefix {prefix!r} is reserved)"
+    for suffix in _S3_RESERVED_SUFFIXES:
+        if name.endswith(suffix):
+            return f"is not a valid S3 bucket name (the suffix {suffix!r} is reserved)"
+    return None
+
+
 _ECR_REPO_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _IAM_NAME_RE = re.compile(r"^[\w+=,.@-]+$")
 _BATCH_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -122,11 +151,9 @@ class Names:
     def problems(self) -> list[str]:
         """Every derived name that AWS would refuse, as human-readable sentences."""
         out: list[str] = []
-        for label, name in (("S3 bucket", self.data_bucket), ("S3 bucket", self.trigger_bucket)):
-            if not 3 <= len(name) <= 63:
-                out.append(f"derived {label} name '{name}' is {len(name)} characters; S3 allows 3-63")
-            elif not _S3_BUCKET_RE.match(name) or ".." in name:
-                out.append(f"derived {label} name '{name}' is not a valid S3 bucket name")
+        for name in (self.data_bucket, self.trigger_bucket):
+            if (problem := s3_bucket_name_problem(name)) is not None:
+                out.append(f"derived S3 bucket name '{name}' {problem}")
         if not _ECR_REPO_RE.match(self.ecr_repository) or not 2 <= len(self.ecr_repository) <= 256:
             out.append(f"derived ECR repository name '{self.ecr_repository}' is not valid")
         for purpose in self.ROLE_PURPOSES:

@@ -241,6 +241,29 @@ CASES = [
     Case("backend-assume-role-unknown", None, backend("assume_role", {"role_arn": f"arn:aws:iam::{STATE_ACCOUNT}:role/r", "duration": "1h"}), "terraform.backend.s3.assume_role.duration", "unknown key", file="backend"),
     Case("backend-profile", backend("profile", "estate-state"), backend("profile", "bad profile\nname"), "terraform.backend.s3.profile", "an AWS profile name", file="backend"),
     Case("backend-encrypt", None, backend("encrypt", False), "terraform.backend.s3.encrypt", "must be true", file="backend"),
+    # S3 bucket naming rules beyond the characters, on the state bucket (the flow-logs bucket ARN below)
+    *(
+        Case(f"backend-bucket-{bad}", backend("bucket", good), backend("bucket", bad), "terraform.backend.s3.bucket", fragment, file="backend")
+        for good, bad, fragment in [
+            ("state.bucket", "state..bucket", "'..' is not allowed"),
+            ("state-bucket", "state.-bucket", "'.-' is not allowed"),
+            ("state-bucket.x", "state-.bucket", "'-.' is not allowed"),
+            ("192-168-1-1", "192.168.1.1", "looks like an IP address"),
+            ("xn-state", "xn--state", "the prefix 'xn--' is reserved"),
+            ("three-state", "sthree-state", "the prefix 'sthree-' is reserved"),
+            ("amzn-s3-state", "amzn-s3-demo-state", "the prefix 'amzn-s3-demo-' is reserved"),
+            ("state-s3alias-x", "state-bucket-s3alias", "the suffix '-s3alias' is reserved"),
+            ("state-bucket-ol-s3", "state-bucket--ol-s3", "the suffix '--ol-s3' is reserved"),
+            ("state-bucket-x-s3", "state-bucket--x-s3", "the suffix '--x-s3' is reserved"),
+            ("state-table-s3", "state--table-s3", "the suffix '--table-s3' is reserved"),
+            ("state.mrap-x", "state.mrap", "the suffix '.mrap' is reserved"),
+        ]
+    ),
+    # IAM role names: at most 64 after an optional path, never empty
+    Case("backend-role-name-long", backend("assume_role", {"role_arn": f"arn:aws:iam::{STATE_ACCOUNT}:role/estate/" + "r" * 64}), backend("assume_role", {"role_arn": f"arn:aws:iam::{STATE_ACCOUNT}:role/" + "r" * 65}), "terraform.backend.s3.assume_role.role_arn", "a name of at most 64", file="backend"),
+    Case("backend-role-name-empty", None, backend("assume_role", {"role_arn": f"arn:aws:iam::{STATE_ACCOUNT}:role/estate/"}), "terraform.backend.s3.assume_role.role_arn", "an IAM role ARN", file="backend"),
+    Case("backend-role-name-slashes", None, backend("assume_role", {"role_arn": f"arn:aws:iam::{STATE_ACCOUNT}:role//"}), "terraform.backend.s3.assume_role.role_arn", "an IAM role ARN", file="backend"),
+    Case("platform-role-name-long", platform("access.role_arn", "arn:aws:iam::100000000001:role/dns/" + "r" * 64), platform("access.role_arn", "arn:aws:iam::100000000001:role/" + "r" * 65), "environments.dev.access.role_arn", "a name of at most 64", file="platform.yml"),
     # --- accounts.yml ---
     Case("account-not-listed", both(project("account_id", "210000000001"), accounts("accounts.210000000001", {"name": "new"})), project("account_id", "210000000001"), "account_id", "account 210000000001 is not in accounts.yml"),
     Case("account-baseline-moved", None, project("account_baseline", {"enabled": False}), "account_baseline", "has moved to configs/accounts.yml", schema=True),
@@ -271,6 +294,13 @@ CASES = [
     Case("kms-key-retained", project("store.kms_key_retained", True), both(project("store.encryption", "kms"), project("store.kms_key_retained", True)), "store.kms_key_retained", "only applies with encryption sse-s3"),
     # --- flow logs ---
     Case("flow-logs-s3-arn", project("network.flow_logs", {"destination": "s3", "s3_bucket_arn": "arn:aws:s3:::estate-flow-logs/vpc"}), project("network.flow_logs", {"destination": "s3"}), "network.flow_logs.s3_bucket_arn", "is required when destination is s3"),
+    Case("flow-logs-bucket-name", project("network.flow_logs", {"destination": "s3", "s3_bucket_arn": "arn:aws:s3:::flow.logs"}), project("network.flow_logs", {"destination": "s3", "s3_bucket_arn": "arn:aws:s3:::flow..logs"}), "network.flow_logs.s3_bucket_arn", "'..' is not allowed"),
+    Case("flow-logs-bucket-reserved", None, project("network.flow_logs", {"destination": "s3", "s3_bucket_arn": "arn:aws:s3:::xn--flowlogs"}), "network.flow_logs.s3_bucket_arn", "the prefix 'xn--' is reserved"),
+    Case("flow-logs-awslogs-prefix", project("network.flow_logs", {"destination": "s3", "s3_bucket_arn": "arn:aws:s3:::flow-logs/vpc/AWSLogs"}), project("network.flow_logs", {"destination": "s3", "s3_bucket_arn": "arn:aws:s3:::flow-logs/AWSLogs"}), "network.flow_logs.s3_bucket_arn", "may not start with AWSLogs"),
+    Case("github-repository-dot", project("github.repository", "owner/.github"), project("github.repository", "owner/.."), "github.repository", "cannot be named '..'"),
+    Case("github-repository-single-dot", project("github.repository", "owner/a.b"), project("github.repository", "owner/."), "github.repository", "cannot be named '.'"),
+    Case("github-owner-hyphen", project("github.repository", "my-owner/x"), project("github.repository", "owner-/x"), "github.repository", "single hyphens"),
+    Case("command-nul", project("job.command", ["bash", "-c", "set -e\n\techo done"]), project("job.command", ["a\0b"]), "job.command", "a NUL character"),
     Case("flow-logs-arn-unused", None, project("network.flow_logs", {"s3_bucket_arn": "arn:aws:s3:::estate-flow-logs"}), "network.flow_logs.s3_bucket_arn", "only applies with destination s3"),
     # --- buildspec ---
     Case("buildspec-path", project("github.buildspec", "ci/buildspec.yml"), project("github.buildspec", "ci/../../etc/buildspec.yml"), "github.buildspec", "without '.' or '..' parts"),

@@ -42,7 +42,7 @@ from algoinfra.config.types import (
     parse_cidr,
     role_account,
 )
-from algoinfra.naming import PROJECT_RE, Names
+from algoinfra.naming import PROJECT_RE, Names, s3_bucket_name_problem
 
 ENVS = ("dev", "staging", "production")
 Env = Annotated[str, OneOf(*ENVS)]
@@ -78,7 +78,34 @@ def section(cls: type[Model], description: str) -> Any:
 
 # Field types of this file (shared ones are in algoinfra.config.types).
 Days = Annotated[int, Field(ge=1, le=3650)]
-BucketName = Annotated[str, Shape("an S3 bucket name", r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+
+
+def _bucket_name(value: str) -> str:
+    if (problem := s3_bucket_name_problem(value)) is not None:
+        raise Invalid(f"{echo(value)} {problem}")
+    return value
+
+
+def _bucket_arn(value: str) -> str:
+    bucket, _, prefix = value.removeprefix("arn:aws:s3:::").partition("/")
+    _bucket_name(bucket)
+    if prefix.split("/", 1)[0] == "AWSLogs":
+        raise Invalid("the prefix may not start with AWSLogs (flow logs add AWSLogs/<account>/ themselves)")
+    return value
+
+
+def _github_repository(value: str) -> str:
+    owner, name = value.split("/", 1)
+    if owner.endswith("-") or "--" in owner:
+        raise Invalid(f"{echo(value)}: a GitHub owner has single hyphens between letters and digits")
+    if name in (".", ".."):
+        raise Invalid(f"{echo(value)}: a GitHub repository cannot be named {name!r}")
+    return value
+
+
+BucketName = Annotated[
+    str, Shape("an S3 bucket name", r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"), AfterValidator(_bucket_name)
+]
 TableName = Annotated[str, Shape("a DynamoDB table name", r"^[A-Za-z0-9_.-]{3,255}$")]
 ExternalId = Annotated[
     str, Shape("an external id (2-1224 of letters, digits and + = , . @ : / _ -)", r"^[A-Za-z0-9+=,.@:/_-]{2,1224}$")
@@ -89,7 +116,9 @@ SessionName = Annotated[
 TransitGatewayId = Annotated[str, Shape("a transit gateway id such as tgw-0123456789abcdef0", r"^tgw-[0-9a-f]{8,17}$")]
 HostedZoneId = Annotated[str, Shape("a Route 53 hosted zone id such as Z01071141WW60DUCZDB4U", r"^Z[0-9A-Z]{1,31}$")]
 GitHubRepository = Annotated[
-    str, Shape("owner/name of a GitHub repository", r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+    str,
+    Shape("owner/name of a GitHub repository", r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$"),
+    AfterValidator(_github_repository),
 ]
 S3BucketArn = Annotated[
     str,
@@ -97,6 +126,7 @@ S3BucketArn = Annotated[
         "an S3 bucket ARN such as arn:aws:s3:::bucket",
         r"^arn:aws:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:/[A-Za-z0-9!_.*'()/-]*)?$",
     ),
+    AfterValidator(_bucket_arn),
 ]
 TagFilter = Annotated[
     str, Shape("an ECR tag filter (letters, digits, _ . - and * as wildcard)", r"^[A-Za-z0-9_.*-]{1,128}$")
@@ -805,6 +835,12 @@ class Compute(Model):
         return self
 
 
+def _no_nul(value: str) -> str:
+    if "\0" in value:
+        raise Invalid(f"{echo(value)} has a NUL character, which no process argument can hold")
+    return value
+
+
 def _whole_vcpus(value: Any) -> Any:
     if isinstance(value, float):
         raise Invalid(f"must be a whole number of vCPUs on EC2/SPOT compute (fractions are for Fargate), got {value}")
@@ -830,10 +866,12 @@ class Job(Model):
     )
     log_retention_days: LogRetentionDays = Field(default=365, description="job and CodeBuild log groups")
     command: Annotated[
-        tuple[Annotated[str, Field(max_length=4096)], ...], Items(min_items=1, max_items=100, unique=False)
+        tuple[Annotated[str, Field(max_length=4096), AfterValidator(_no_nul)], ...],
+        Items(min_items=1, max_items=100, unique=False),
     ] = Field(
         default=("Ref::bucket", "Ref::key"),
-        description="the container command; the trigger object's bucket and key arrive as Batch parameters",
+        description="the container command; the trigger object's bucket and key arrive as Batch parameters;"
+        " no NUL characters (no process argument can hold one)",
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from pathlib import Path
 
@@ -143,22 +142,6 @@ def test_kms_key_rotates_when_configured(stacks, sample_configs) -> None:
         assert len(keys) == (1 if c.store.kms_key else 0)
         for k in keys.values():
             assert k["enable_key_rotation"] is True
-
-
-def test_the_key_policy_lets_the_account_run_the_grants_ecr_uses(stacks, sample_configs) -> None:
-    """ECR encrypts a repository through a grant it creates, and retires on deletion; the key policy is
-    the only place that can allow these for the account (an IAM policy cannot exceed it)."""
-    needed = ("kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey")
-    checked = 0
-    for key, c in sample_configs.items():
-        for k in resources(stacks[key]["algorithm-store"], "aws_kms_key").values():
-            (statement,) = json.loads(k["policy"])["Statement"]
-            assert statement["Principal"] == {"AWS": f"arn:aws:iam::{c.account_id}:root"}
-            for action in needed:
-                assert any(fnmatch.fnmatchcase(action, allowed) for allowed in statement["Action"]), (key, action)
-            assert "kms:*" not in statement["Action"]
-            checked += 1
-    assert checked, "no sample config has a KMS key"
 
 
 def test_kms_key_is_protected_like_the_buckets(stacks, sample_configs) -> None:

@@ -12,13 +12,11 @@ from constructs import Construct
 from algoinfra.naming import Arns
 
 # The account may administer and use the key through IAM policies; without the
-# usage actions here, no IAM policy in the account could grant them. Grants:
-# ECR creates one per encrypted repository (kms:CreateGrant) and retires it
-# when the repository is deleted (kms:RetireGrant).
+# usage actions here, no IAM policy in the account could grant them.
 KEY_ADMIN_ACTIONS = (
     "kms:CancelKeyDeletion", "kms:Create*", "kms:Delete*", "kms:Describe*", "kms:Disable*", "kms:Enable*",
-    "kms:Get*", "kms:List*", "kms:Put*", "kms:RetireGrant", "kms:Revoke*", "kms:ScheduleKeyDeletion",
-    "kms:TagResource", "kms:UntagResource", "kms:Update*",
+    "kms:Get*", "kms:List*", "kms:Put*", "kms:Revoke*", "kms:ScheduleKeyDeletion", "kms:TagResource",
+    "kms:UntagResource", "kms:Update*",
 )  # fmt: skip
 KEY_USAGE_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
 

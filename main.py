@@ -311,15 +311,24 @@ def _check_owned(outdir: Path, *, per_config_dirs: bool, refuse: Callable[[str],
     def owned(directory: Path) -> bool:
         return (directory / "manifest.json").is_file() or not holds_files(directory, [1000])
 
+    entries = visible(outdir)
+    per_config = all(e.is_dir(follow_symlinks=False) and owned(outdir / e.name) for e in entries)
     if per_config_dirs:
-        entries = visible(outdir)
-        if all(e.is_dir(follow_symlinks=False) and owned(outdir / e.name) for e in entries):
+        if (outdir / "manifest.json").is_file():
+            raise refuse(
+                "holds the synth of one config (manifest.json at its top); --all-configs writes a dir per config:"
+                " use another out dir, or remove this one"
+            )
+        if per_config:
             return
-        what = "a dir per config, each with the manifest.json of a synth"
-    else:
-        if owned(outdir):
-            return
-        what = "the manifest.json of a synth"
+    elif owned(outdir):
+        return
+    elif per_config:  # not empty (owned), so a dir per config, at least one with a manifest
+        raise refuse(
+            "holds a dir per config (a synth with --all-configs); a synth of one config writes manifest.json and"
+            " stacks/ at its top: use another out dir, or remove this one"
+        )
+    what = "a dir per config, each with the manifest.json of a synth" if per_config_dirs else "a synth's manifest.json"
     raise refuse(
         f"holds files but not {what}: synth replaces what an out dir holds, so it writes only into a new or"
         " empty dir, or one it made"

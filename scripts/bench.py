@@ -56,13 +56,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="algoinfra-bench-") as tmp:
         base = {**os.environ, "CDKTF_OUTDIR": str(Path(tmp) / "out")}
         base.pop("ALGOINFRA_BINDINGS", None)
+        # --all-configs writes a dir per config: an out dir of its own (main.py refuses to mix the layouts).
+        every = {**base, "CDKTF_OUTDIR": str(Path(tmp) / "out-all")}
         cases = {
             "naive import": ([py, "-c", "import cdktf, cdktf_cdktf_provider_aws"], base),
             "synth, plain import": ([py, "main.py"], {**base, "ALGOINFRA_BINDINGS": "plain"}),
             "synth, fast import": ([py, "main.py"], base),
-            "all configs, one process": ([py, "main.py", "--all-configs"], base),
+            "all configs, one process": ([py, "main.py", "--all-configs"], every),
             "Terrain: synth": ([terrain_py, "main.py"], {**base, "ALGOINFRA_CDK": "terrain"}),
-            "Terrain: all configs": ([terrain_py, "main.py", "--all-configs"], {**base, "ALGOINFRA_CDK": "terrain"}),
+            "Terrain: all configs": ([terrain_py, "main.py", "--all-configs"], {**every, "ALGOINFRA_CDK": "terrain"}),
         }
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
         for warm in ("synth, fast import", "Terrain: synth"):

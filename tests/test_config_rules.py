@@ -160,13 +160,15 @@ CASES = [
     # --- instance types ---
     Case("instance-type-shape", project("compute.instance_types", ["optimal", "m6i", "c7i.16xlarge", "m7i.metal-24xl", "m7i-flex.large", "u-6tb1.112xlarge"]), project("compute.instance_types", ["m6i.xlargee"]), "compute.instance_types", "an EC2 instance family", schema=True),
     Case("instance-type-class", project("compute.instance_types", ["r7i"]), project("compute.instance_types", ["zz9.large"]), "compute.instance_types", "'zz9.large'", schema=True),
+    Case("instance-type-zero-size", project("compute.instance_types", ["m6i.2xlarge"]), project("compute.instance_types", ["m6i.0xlarge"]), "compute.instance_types", "an EC2 instance family", schema=True),
+    Case("backend-role-long-path", None, backend("assume_role", {"role_arn": f"arn:aws:iam::{STATE_ACCOUNT}:role/" + "p/" * 40 + "r" * 65}), "terraform.backend.s3.assume_role.role_arn", "a name of at most 64", file="backend"),
     Case("instance-type-dotted-twice", project("compute.instance_types", ["m6i.xlarge"]), project("compute.instance_types", ["m6i.xlarge.big"]), "compute.instance_types", "an EC2 instance family", schema=True),
     Case("instance-type-optimal-size", project("compute.instance_types", ["optimal"]), project("compute.instance_types", ["optimal.large"]), "compute.instance_types", "an EC2 instance family", schema=True),
     Case("instance-type-amd-gpu", project("compute.instance_types", ["g4dn.xlarge"]), project("compute.instance_types", ["g4ad.xlarge"]), "compute.instance_types", "AMD GPUs"),
     # arm64 (Graviton) families in every shape the names take, next to x86_64 ones that look alike
     *(
         Case(f"instance-type-arm64-{bad}", project("compute.instance_types", [good]), project("compute.instance_types", [bad]), "compute.instance_types", "arm64 (Graviton)")
-        for good, bad in [("m6i.large", "m6g.large"), ("c7i", "c7gn"), ("r7iz.xlarge", "r8g.xlarge"), ("t3.micro", "t4g.micro"), ("x2idn", "x2gd"), ("i4i.large", "im4gn.large"), ("i4i", "is4gen"), ("g5.xlarge", "g5g.xlarge"), ("hpc7a", "hpc7g"), ("m5.large", "a1.large")]
+        for good, bad in [("p6-b200.48xlarge", "p6e-gb200.36xlarge"), ("m6i.large", "m6g.large"), ("c7i", "c7gn"), ("r7iz.xlarge", "r8g.xlarge"), ("t3.micro", "t4g.micro"), ("x2idn", "x2gd"), ("i4i.large", "im4gn.large"), ("i4i", "is4gen"), ("g5.xlarge", "g5g.xlarge"), ("hpc7a", "hpc7g"), ("m5.large", "a1.large")]
     ),
     Case("instance-type-mac", project("compute.instance_types", ["m7i.metal-24xl"]), project("compute.instance_types", ["mac2.metal"]), "compute.instance_types", "AWS Batch cannot launch"),
     Case("job-vcpus-fit-the-largest-type", both(project("compute.instance_types", ["m6i.large", "m6i.2xlarge"]), project("job.vcpus", 8)), both(project("compute.instance_types", ["m6i.large", "m6i.xlarge"]), project("job.vcpus", 8)), "job.vcpus", "the largest, m6i.xlarge, has 4"),
@@ -260,7 +262,7 @@ CASES = [
         ]
     ),
     # IAM role names: at most 64 after an optional path, never empty
-    Case("backend-role-name-long", backend("assume_role", {"role_arn": f"arn:aws:iam::{STATE_ACCOUNT}:role/estate/" + "r" * 64}), backend("assume_role", {"role_arn": f"arn:aws:iam::{STATE_ACCOUNT}:role/" + "r" * 65}), "terraform.backend.s3.assume_role.role_arn", "a name of at most 64", file="backend"),
+    Case("backend-role-name-long", backend("assume_role", {"role_arn": f"arn:aws:iam::{STATE_ACCOUNT}:role/" + "p/" * 40 + "r" * 64}), backend("assume_role", {"role_arn": f"arn:aws:iam::{STATE_ACCOUNT}:role/" + "r" * 65}), "terraform.backend.s3.assume_role.role_arn", "a name of at most 64", file="backend"),
     Case("backend-role-name-empty", None, backend("assume_role", {"role_arn": f"arn:aws:iam::{STATE_ACCOUNT}:role/estate/"}), "terraform.backend.s3.assume_role.role_arn", "an IAM role ARN", file="backend"),
     Case("backend-role-name-slashes", None, backend("assume_role", {"role_arn": f"arn:aws:iam::{STATE_ACCOUNT}:role//"}), "terraform.backend.s3.assume_role.role_arn", "an IAM role ARN", file="backend"),
     Case("platform-role-name-long", platform("access.role_arn", "arn:aws:iam::100000000001:role/dns/" + "r" * 64), platform("access.role_arn", "arn:aws:iam::100000000001:role/" + "r" * 65), "environments.dev.access.role_arn", "a name of at most 64", file="platform.yml"),
@@ -296,10 +298,13 @@ CASES = [
     Case("flow-logs-s3-arn", project("network.flow_logs", {"destination": "s3", "s3_bucket_arn": "arn:aws:s3:::estate-flow-logs/vpc"}), project("network.flow_logs", {"destination": "s3"}), "network.flow_logs.s3_bucket_arn", "is required when destination is s3"),
     Case("flow-logs-bucket-name", project("network.flow_logs", {"destination": "s3", "s3_bucket_arn": "arn:aws:s3:::flow.logs"}), project("network.flow_logs", {"destination": "s3", "s3_bucket_arn": "arn:aws:s3:::flow..logs"}), "network.flow_logs.s3_bucket_arn", "'..' is not allowed"),
     Case("flow-logs-bucket-reserved", None, project("network.flow_logs", {"destination": "s3", "s3_bucket_arn": "arn:aws:s3:::xn--flowlogs"}), "network.flow_logs.s3_bucket_arn", "the prefix 'xn--' is reserved"),
-    Case("flow-logs-awslogs-prefix", project("network.flow_logs", {"destination": "s3", "s3_bucket_arn": "arn:aws:s3:::flow-logs/vpc/AWSLogs"}), project("network.flow_logs", {"destination": "s3", "s3_bucket_arn": "arn:aws:s3:::flow-logs/AWSLogs"}), "network.flow_logs.s3_bucket_arn", "may not start with AWSLogs"),
+    *(
+        Case(f"flow-logs-awslogs-{i}", project("network.flow_logs", {"destination": "s3", "s3_bucket_arn": "arn:aws:s3:::flow-logs/vpc/AWSLogsX/awslogs"}), project("network.flow_logs", {"destination": "s3", "s3_bucket_arn": f"arn:aws:s3:::flow-logs/{prefix}"}), "network.flow_logs.s3_bucket_arn", "a folder named AWSLogs")
+        for i, prefix in enumerate(["AWSLogs", "vpc/AWSLogs", "vpc/AWSLogs/x"])
+    ),
     Case("github-repository-dot", project("github.repository", "owner/.github"), project("github.repository", "owner/.."), "github.repository", "cannot be named '..'"),
     Case("github-repository-single-dot", project("github.repository", "owner/a.b"), project("github.repository", "owner/."), "github.repository", "cannot be named '.'"),
-    Case("github-owner-hyphen", project("github.repository", "my-owner/x"), project("github.repository", "owner-/x"), "github.repository", "single hyphens"),
+    Case("github-owner-old-style", project("github.repository", "owner-/x"), project("github.repository", "owner-/."), "github.repository", "cannot be named '.'"),
     Case("command-nul", project("job.command", ["bash", "-c", "set -e\n\techo done"]), project("job.command", ["a\0b"]), "job.command", "a NUL character"),
     Case("flow-logs-arn-unused", None, project("network.flow_logs", {"s3_bucket_arn": "arn:aws:s3:::estate-flow-logs"}), "network.flow_logs.s3_bucket_arn", "only applies with destination s3"),
     # --- buildspec ---

@@ -253,9 +253,15 @@ def test_out_dir_problems_are_found_before_anything_is_built(tmp_path: Path) -> 
 
 def test_an_out_dir_synth_did_not_make_is_never_filled(tmp_path: Path) -> None:
     """Synth replaces what ``stacks/`` holds: the repository (its ``stacks/`` is Python source), the config
-    dir, or any dir holding files without a synth's manifest.json is refused, and nothing in it changes."""
-    configs = tmp_path / "configs"
-    shutil.copytree(ROOT / "configs", configs)
+    dir, or any dir holding files without a synth's manifest.json is refused, and nothing in it changes.
+    The repository is a copy (main.py finds its root beside itself), so a regression cannot hurt this one."""
+    repo = tmp_path / "repo"
+    (repo / "stacks").mkdir(parents=True)
+    shutil.copy(ROOT / "main.py", repo / "main.py")
+    shutil.copy(ROOT / "backend.tf.json", repo / "backend.tf.json")
+    shutil.copytree(ROOT / "configs", repo / "configs")
+    (repo / "stacks" / "app.py").write_text("# the stacks' source")
+    configs = repo / "configs"
     home = tmp_path / "home"
     (home / "stacks" / "my-project").mkdir(parents=True)
     (home / "stacks" / "my-notes.txt").write_text("mine")
@@ -266,25 +272,33 @@ def test_an_out_dir_synth_did_not_make_is_never_filled(tmp_path: Path) -> None:
     per_config = tmp_path / "all"
     (per_config / "project-sample-dev").mkdir(parents=True)
     (per_config / "notes.txt").write_text("mine")
-    env = {"INFRA_CONFIG_DIR": str(configs)}
+    # what the other layout left: a synth of one config, and a synth of every config
+    one = tmp_path / "one"
+    (one / "stacks" / "algorithm-store").mkdir(parents=True)
+    (one / "manifest.json").write_text("{}")
+    (one / "stacks" / "algorithm-store" / "cdk.tf.json").write_text("{}")
+    every = tmp_path / "every"
+    (every / "project-sample-dev" / "stacks").mkdir(parents=True)
+    (every / "project-sample-dev" / "manifest.json").write_text("{}")
     cases = [
-        (ROOT, (), "holds this repository"),
-        (ROOT.parent, (), "holds this repository"),
+        (repo, (), "holds this repository"),
+        (tmp_path, (), "holds this repository"),
         (configs, (), "is inside INFRA_CONFIG_DIR"),
         (configs / "out", (), "is inside INFRA_CONFIG_DIR"),
-        (home, (), "holds files but not the manifest.json of a synth"),
-        (nested, (), "holds files but not the manifest.json of a synth"),
+        (home, (), "holds files but not a synth's manifest.json"),
+        (nested, (), "holds files but not a synth's manifest.json"),
         (home, ("--all-configs",), "holds files but not a dir per config"),
         (per_config, ("--all-configs",), "holds files but not a dir per config"),
+        (one, ("--all-configs",), "holds the synth of one config (manifest.json at its top); --all-configs"),
+        (every, (), "holds a dir per config (a synth with --all-configs)"),
     ]
-    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    before = {p: p.read_bytes() if p.is_file() else None for p in tmp_path.rglob("*")}
     for outdir, args, fragment in cases:
-        result = run_main({**env, "CDKTF_OUTDIR": str(outdir)}, *args, timeout=10)
+        result = run_main({"INFRA_CONFIG_DIR": str(configs), "CDKTF_OUTDIR": str(outdir)}, *args, main=repo / "main.py")
         assert result.returncode == 2, (outdir, result.stdout, result.stderr)
         assert result.stderr.startswith("error: CDKTF_OUTDIR: ") and fragment in result.stderr, result.stderr
         assert result.stderr.count("\n") == 1
-    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
-    assert not subprocess.run(["git", "status", "--porcelain", "stacks"], cwd=ROOT, capture_output=True).stdout
+    assert {p: p.read_bytes() if p.is_file() else None for p in tmp_path.rglob("*")} == before
 
 
 @pytest.mark.parametrize("name", ["Project", "Env", "REGION", "INFRA_CONFIG_DIR", "CDKTF_OUTDIR"])
@@ -305,13 +319,16 @@ def test_out_dir_check_accepts_what_synth_can_fill(tmp_path: Path) -> None:
     (tmp_path / "every" / "project-sample-dev" / "stacks").mkdir(parents=True)
     (tmp_path / "every" / "project-sample-dev" / "manifest.json").write_text("{}")
     (tmp_path / "every" / "project-sample-staging").mkdir()
+    (tmp_path / "empty").mkdir()
     for outdir in [tmp_path / "new", tmp_path / "a" / "b" / "c", tmp_path / "existing", tmp_path / ("x" * 245)]:
         entry.check_outdir(outdir, per_config_dirs=False)
         entry.check_outdir(outdir, per_config_dirs=True)
     entry.check_outdir(tmp_path / "synthesized", per_config_dirs=False)
     entry.check_outdir(tmp_path / "every", per_config_dirs=True)
+    entry.check_outdir(tmp_path / "empty", per_config_dirs=True)
+    entry.check_outdir(tmp_path / "empty", per_config_dirs=False)
     entry.check_outdir(ROOT / "cdktf.out", per_config_dirs=False, config_dir=ROOT / "configs")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["every", "existing", "synthesized"]  # nothing created
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "every", "existing", "synthesized"]  # none created
 
 
 def test_out_dir_error_comes_before_the_provider_bindings(tmp_path: Path) -> None:

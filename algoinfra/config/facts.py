@@ -97,6 +97,7 @@ class InstanceFacts:
     amd_gpu_families: frozenset[str]
     arm64_classes: frozenset[str]
     arm64_attribute_letter: str
+    arm64_families: frozenset[str]
     batch_unsupported_classes: frozenset[str]
 
 
@@ -111,6 +112,7 @@ def instance_facts() -> InstanceFacts:
         amd_gpu_families=frozenset(_strings(INSTANCE_TYPES_FILE, "amd_gpu_families", raw.get("amd_gpu_families"))),
         arm64_classes=frozenset(_strings(INSTANCE_TYPES_FILE, "arm64_classes", raw.get("arm64_classes"))),
         arm64_attribute_letter=_letter(raw.get("arm64_attribute_letter")),
+        arm64_families=frozenset(_strings(INSTANCE_TYPES_FILE, "arm64_families", raw.get("arm64_families"))),
         batch_unsupported_classes=frozenset(
             _strings(INSTANCE_TYPES_FILE, "batch_unsupported_classes", raw.get("batch_unsupported_classes"))
         ),
@@ -125,7 +127,7 @@ def _letter(value: object) -> str:
     return value
 
 
-_SIZE = r"(?:nano|micro|small|medium|large|[0-9]*xlarge|metal(?:-[0-9]+xl)?)"
+_SIZE = r"(?:nano|micro|small|medium|large|(?:[1-9][0-9]*)?xlarge|metal(?:-[1-9][0-9]*xl)?)"
 
 
 @cache
@@ -165,13 +167,18 @@ def instance_class(instance_type: str) -> str:
 
 
 def is_arm64_instance_type(instance_type: str) -> bool:
-    """A Graviton family or type: class ``a``, or a ``g`` among the letters after the generation."""
+    """An arm64 family or type: class ``a``, a ``g`` among the letters after the generation (Graviton), or
+    a family the data file lists (NVIDIA Grace superchips: p6e-gb200)."""
     facts = instance_facts()
     klass = instance_class(instance_type)
     if not klass:
         return False
     attributes = re.sub(r"^[0-9]+", "", instance_family(instance_type)[len(klass) :]).split("-", 1)[0]
-    return klass in facts.arm64_classes or facts.arm64_attribute_letter in attributes
+    return (
+        klass in facts.arm64_classes
+        or facts.arm64_attribute_letter in attributes
+        or instance_family(instance_type) in facts.arm64_families
+    )
 
 
 def is_batch_unsupported_instance_type(instance_type: str) -> bool:

@@ -124,7 +124,7 @@ RoleArn = Annotated[
     str,
     Shape(
         "an IAM role ARN such as arn:aws:iam::123456789012:role/name (a name of at most 64, after an optional path)",
-        r"^arn:aws:iam::[0-9]{12}:role/(?:[A-Za-z0-9+=,.@_-]+/){0,32}[A-Za-z0-9+=,.@_-]{1,64}$",
+        r"^arn:aws:iam::[0-9]{12}:role/(?:[A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}$",
     ),
 ]
 ProfileName = Annotated[

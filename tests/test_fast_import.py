@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from algoinfra import aws_bindings
@@ -28,14 +33,52 @@ def test_this_session_took_the_fast_path() -> None:
     assert 30 < len(loaded) < 200
 
 
-def test_plain_import_fallback_gives_identical_bytes(synth_root: Path, tmp_path: Path) -> None:
-    out = tmp_path / "plain"
-    env = {**os.environ, "CDKTF_OUTDIR": str(out), "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", FORCE_FALLBACK], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stderr
-    warnings = [line for line in result.stderr.splitlines() if line.strip()]
+class _Fallback:
+    """The fallback synth in a child process, started once collection is done (conftest): it is a plain
+    provider import (~12 s of one core) that needs nothing from the session."""
+
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="test-fast-import-"))
+        self.out = self.tmp / "plain"
+        env = {**os.environ, "CDKTF_OUTDIR": str(self.out), "PYTHONPATH": str(ROOT)}
+        for name in ("Project", "Env", "REGION", "INFRA_CONFIG_DIR"):
+            env.pop(name, None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", FORCE_FALLBACK],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        atexit.register(self.stop)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+_FALLBACK: _Fallback | None = None
+
+
+def start_background() -> None:
+    """Called by conftest once collection is done, when the test below is selected."""
+    global _FALLBACK
+    if _FALLBACK is None:
+        _FALLBACK = _Fallback()
+
+
+def test_plain_import_fallback_gives_identical_bytes(synth_root: Path) -> None:
+    start_background()
+    assert _FALLBACK is not None
+    _, stderr = _FALLBACK.proc.communicate(timeout=600)
+    out = _FALLBACK.out
+    assert _FALLBACK.proc.returncode == 0, stderr
+    warnings = [line for line in stderr.splitlines() if line.strip()]
     assert len(warnings) == 1 and warnings[0].startswith("warning: fast AWS bindings import failed (jsii ")
     fast = {p.relative_to(synth_root): p.read_bytes() for p in synth_root.rglob("*") if p.is_file()}
     plain = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}

@@ -14,9 +14,13 @@ Two sets of configs, so that adding a project never breaks a test:
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
 import shutil
+import signal
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -137,3 +141,27 @@ def walk_strings(node: Any) -> Iterator[str]:
     elif isinstance(node, list):
         for v in node:
             yield from walk_strings(v)
+
+
+def background_process(args: list[str], *, env: dict[str, str], tmp: Path, merge_output: bool) -> subprocess.Popen[str]:
+    """A child in its own session (conftest starts the long ones once collection is done); at exit it is
+    killed with its whole group if still running, and ``tmp`` (its working files) is removed."""
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_output else subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+    def stop() -> None:
+        if proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    atexit.register(stop)
+    return proc

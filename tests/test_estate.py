@@ -10,14 +10,10 @@ nothing else).
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import ipaddress
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -26,7 +22,14 @@ from pathlib import Path
 import yaml
 
 from algoinfra import config as cfg
-from tests.helpers import ALL_CONFIG_KEYS, CONFIG_DIR, ROOT, SAMPLE_KEYS, SAMPLE_PROJECT, sample_data
+from tests.helpers import (
+    ALL_CONFIG_KEYS,
+    CONFIG_DIR,
+    SAMPLE_KEYS,
+    SAMPLE_PROJECT,
+    background_process,
+    sample_data,
+)
 
 # Not re-run on the bigger estate: tests that do not read the config dir, and
 # the slow ones whose generic part the main run already covers for configs/.
@@ -99,7 +102,7 @@ class _EstateRun:
             "ALGOINFRA_TEST_CONFIG_DIR": str(estate),
             "INFRA_CONFIG_DIR": str(estate),
         }
-        self.proc = subprocess.Popen(
+        self.proc = background_process(
             [
                 sys.executable,
                 "-m",
@@ -113,21 +116,10 @@ class _EstateRun:
                 "-k",
                 "not checkov",  # checkov scans every config of configs/ in the main run
             ],
-            cwd=ROOT,
             env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
+            tmp=self.tmp,
+            merge_output=True,
         )
-        atexit.register(self.stop)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(OSError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 _ESTATE: _EstateRun | None = None

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from algoinfra import aws_bindings
-from tests.helpers import ROOT
+from tests.helpers import ROOT, background_process
 
 # Run main.py the way cdktf does, with the fast path made to fail: it must fall
 # back to the plain import, say so in one line, and synthesize the same bytes.
@@ -43,23 +38,9 @@ class _Fallback:
         env = {**os.environ, "CDKTF_OUTDIR": str(self.out), "PYTHONPATH": str(ROOT)}
         for name in ("Project", "Env", "REGION", "INFRA_CONFIG_DIR"):
             env.pop(name, None)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", FORCE_FALLBACK],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
+        self.proc = background_process(
+            [sys.executable, "-c", FORCE_FALLBACK], env=env, tmp=self.tmp, merge_output=False
         )
-        atexit.register(self.stop)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(OSError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 _FALLBACK: _Fallback | None = None
